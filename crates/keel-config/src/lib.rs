@@ -1,0 +1,8 @@
+//! keepalived.conf front end for keel.
+//!
+//! Pure library: the only I/O is reading configuration files, and that goes
+//! through one function so tests can feed text directly.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod ast;
+pub mod lexer;
