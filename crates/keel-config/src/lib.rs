@@ -7,3 +7,7 @@
 pub mod ast;
 pub mod diag;
 pub mod lexer;
+pub mod preprocess;
+pub mod source;
+pub use preprocess::{ConfigError, Limits, Parsed, PreprocessOptions, load_file, load_str};
+pub use source::{FileSource, FsSource, MemSource, SourceError};
