@@ -5,3 +5,8 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod time;
+pub mod config;
+pub mod garp;
+pub mod group;
+pub mod instance;
+pub mod track;
