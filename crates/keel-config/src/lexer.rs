@@ -152,6 +152,10 @@ fn push_escape(it: &mut std::iter::Peekable<std::str::CharIndices<'_>>, text: &m
     true
 }
 
+fn pos_of(it: &mut std::iter::Peekable<std::str::CharIndices<'_>>, text: &str) -> usize {
+    it.peek().map_or(text.len(), |&(p, _)| p)
+}
+
 /// Splits one comment-free logical line into words and braces, appending to
 /// `out` (no end-of-line token is added).
 pub(crate) fn tokenize_line(
@@ -217,6 +221,33 @@ pub(crate) fn tokenize_line(
                         return Err(SyntaxError::UnterminatedQuote {
                             span: span_at(start_col),
                         });
+                    }
+                }
+                '$' if text[pos_of(&mut it, text)..].starts_with("${") => {
+                    // An unresolved `${NAME}` stays one word instead of
+                    // opening a block (keepalived promises to leave it as is).
+                    let from = pos_of(&mut it, text);
+                    let inner = &text[from + 2..];
+                    let len = inner
+                        .find(|ch: char| {
+                            !(ch.is_ascii_alphanumeric() || ch == '_' || ch == ' ' || ch == '\t')
+                        })
+                        .filter(|&e| {
+                            e > 0
+                                && inner[e..].starts_with('}')
+                                && !inner[..e].contains([' ', '\t'])
+                        });
+                    match len {
+                        Some(e) => {
+                            word.push_str(&text[from..from + 2 + e + 1]);
+                            while it.peek().is_some_and(|&(p, _)| p < from + 2 + e + 1) {
+                                it.next();
+                            }
+                        }
+                        None => {
+                            it.next();
+                            word.push('$');
+                        }
                     }
                 }
                 '\\' => {

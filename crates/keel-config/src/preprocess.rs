@@ -1077,7 +1077,9 @@ impl<'a> Pre<'a> {
         }
         let dir = self.current_dir();
         for (pattern, _) in patterns {
-            let joined = dir.join(&pattern);
+            // Lexical clean-up keeps `sub/../a.conf` readable in diagnostics
+            // and in `Parsed::files`.
+            let joined = crate::source::normalize(&dir.join(&pattern));
             let joined = joined.to_string_lossy();
             let glob = has_glob_meta(&pattern);
             let Some(alts) = expand_braces(&joined, self.opts.limits.max_brace_alternatives) else {
