@@ -9,4 +9,5 @@ pub mod config;
 pub mod garp;
 pub mod group;
 pub mod instance;
+pub mod packet;
 pub mod track;
