@@ -1,0 +1,20 @@
+//! Service modules of the keel daemon: everything around the VRRP engine that
+//! talks to the host rather than the network.
+//!
+//! - [`script`]: run keepalived script lines (exec or shell), with user,
+//!   timeout and a concurrency cap.
+//! - [`notify`]: per-instance ordered notify queues and keepalived's notify
+//!   arguments.
+//! - [`fifo`]: `notify_fifo`/`vrrp_notify_fifo`/`lvs_notify_fifo` writers.
+//! - [`mail`]: SMTP alerts in keepalived's wording.
+//! - [`pidfile`]: pid files with keepalived's default paths.
+//! - [`sdnotify`]: systemd readiness/status notifications.
+//! - [`logging`]: tracing setup for keepalived's `-l -D -G -g -S` flags.
+
+pub mod fifo;
+pub mod logging;
+pub mod mail;
+pub mod notify;
+pub mod pidfile;
+pub mod script;
+pub mod sdnotify;
