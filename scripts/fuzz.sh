@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Runs every cargo-fuzz target in fuzz/ for a bounded time each.
+#
+#   scripts/fuzz.sh [SECONDS_PER_TARGET] [extra libFuzzer args...]
+#
+# Needs `cargo install cargo-fuzz`. Only a stable toolchain is assumed:
+# RUSTC_BOOTSTRAP=1 lets it accept the nightly-only sanitizer flags that
+# cargo-fuzz passes. Targets are discovered from fuzz/Cargo.toml, so adding a
+# [[bin]] there is all a new target needs. Crashes land in fuzz/artifacts/<target>/.
+set -euo pipefail
+
+secs="${1:-60}"
+shift || true
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root/fuzz"
+
+if ! cargo fuzz --version >/dev/null 2>&1; then
+    echo "cargo-fuzz is not installed: cargo install cargo-fuzz" >&2
+    exit 2
+fi
+
+export RUSTC_BOOTSTRAP=1
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/fuzz/target}"
+
+mapfile -t targets < <(cargo fuzz list)
+if [ "${#targets[@]}" -eq 0 ]; then
+    echo "no fuzz targets found in fuzz/Cargo.toml" >&2
+    exit 2
+fi
+
+status=0
+for t in "${targets[@]}"; do
+    mkdir -p "corpus/$t"
+    echo "== fuzzing $t for ${secs}s"
+    # -rss_limit_mb makes a runaway allocation a reported failure, not an OOM kill.
+    if ! cargo fuzz run "$t" "corpus/$t" -- -max_total_time="$secs" -rss_limit_mb=2048 "$@"; then
+        echo "!! $t found a failure (see fuzz/artifacts/$t/)" >&2
+        status=1
+    fi
+done
+exit "$status"

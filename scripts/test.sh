@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# The whole test suite on a fresh machine: installs what the tests need, then
+# runs formatting, lints and every test (unit, simulator, namespace lab).
+# Needs root (the lab tests build network namespaces).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/install-deps.sh
+
+export CARGO_TERM_COLOR=never
+step() { printf '\n==> %s\n' "$*"; }
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "cargo build"
+cargo build --workspace --all-targets --locked
+
+step "tests"
+# Lab tests build their own uniquely named namespaces, so they run in parallel.
+cargo test --workspace --locked --no-fail-fast 2>&1 | tee target/test-output.txt
+summarize() {
+  awk '/^test result:/ { p += $4; f += $6; i += $8 } END { printf "%d passed, %d failed, %d skipped\n", p, f, i }' target/test-output.txt
+}
+summarize
