@@ -179,18 +179,16 @@ impl NotifyFifo {
             Err(Errno::EEXIST) => false,
             Err(e) => return Err(FifoError::Create { path, source: e }),
         };
-        if created {
-            if let Some(c) = owner {
-                if c != Credentials::current() {
-                    if let Err(e) = chown(
-                        &path,
-                        Some(Uid::from_raw(c.uid)),
-                        Some(Gid::from_raw(c.gid)),
-                    ) {
-                        tracing::info!("Failed to set uid:gid for fifo {}: {e}", path.display());
-                    }
-                }
-            }
+        if created
+            && let Some(c) = owner
+            && c != Credentials::current()
+            && let Err(e) = chown(
+                &path,
+                Some(Uid::from_raw(c.uid)),
+                Some(Gid::from_raw(c.gid)),
+            )
+        {
+            tracing::info!("Failed to set uid:gid for fifo {}: {e}", path.display());
         }
         let file = match std::fs::OpenOptions::new()
             .read(true)

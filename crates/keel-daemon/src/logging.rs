@@ -293,11 +293,11 @@ impl<S: Subscriber> Layer<S> for KeelLayer {
             if self.console {
                 let _ = std::io::stderr().write_all(stamped.as_bytes());
             }
-            if let Some(f) = &self.file {
-                if let Ok(mut f) = f.lock() {
-                    // One write per line: nothing sits in a buffer if we die.
-                    let _ = f.write_all(stamped.as_bytes());
-                }
+            if let Some(f) = &self.file
+                && let Ok(mut f) = f.lock()
+            {
+                // One write per line: nothing sits in a buffer if we die.
+                let _ = f.write_all(stamped.as_bytes());
             }
         }
         if let Some(s) = &self.syslog {

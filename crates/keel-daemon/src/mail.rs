@@ -324,10 +324,10 @@ fn envelope(addr: &str) -> Result<String, MailError> {
     if a.contains(['\r', '\n']) {
         return Err(MailError::BadAddress(addr.to_string()));
     }
-    if let (Some(s), Some(e)) = (a.rfind('<'), a.rfind('>')) {
-        if s < e {
-            return Ok(a[s..=e].to_string());
-        }
+    if let (Some(s), Some(e)) = (a.rfind('<'), a.rfind('>'))
+        && s < e
+    {
+        return Ok(a[s..=e].to_string());
     }
     if a.contains(['<', '>']) {
         return Err(MailError::BadAddress(addr.to_string()));

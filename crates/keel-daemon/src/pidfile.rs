@@ -100,10 +100,11 @@ impl PidFile {
             path: path.clone(),
             source,
         };
-        if let Some(dir) = path.parent() {
-            if !dir.as_os_str().is_empty() && !dir.exists() {
-                std::fs::create_dir_all(dir).map_err(io_err)?;
-            }
+        if let Some(dir) = path.parent()
+            && !dir.as_os_str().is_empty()
+            && !dir.exists()
+        {
+            std::fs::create_dir_all(dir).map_err(io_err)?;
         }
         let mut attempts = 0;
         loop {
@@ -142,10 +143,12 @@ impl PidFile {
             let mut content = String::new();
             // Unreadable content is treated like an empty (stale) file.
             let _ = locked.read_to_string(&mut content);
-            if let Ok(old) = content.trim().parse::<i32>() {
-                if old as u32 != pid && old as u32 != std::process::id() && daemon_alive(old) {
-                    return Err(PidFileError::AlreadyRunning { path, pid: old });
-                }
+            if let Ok(old) = content.trim().parse::<i32>()
+                && old as u32 != pid
+                && old as u32 != std::process::id()
+                && daemon_alive(old)
+            {
+                return Err(PidFileError::AlreadyRunning { path, pid: old });
             }
             locked.set_len(0).map_err(io_err)?;
             locked.seek(SeekFrom::Start(0)).map_err(io_err)?;

@@ -551,10 +551,10 @@ pub async fn run_script(
         .env_remove("LD_PRELOAD")
         .env_remove("LD_LIBRARY_PATH")
         .kill_on_drop(true);
-    if let Some(c) = options.credentials {
-        if c != Credentials::current() {
-            cmd.uid(c.uid).gid(c.gid);
-        }
+    if let Some(c) = options.credentials
+        && c != Credentials::current()
+    {
+        cmd.uid(c.uid).gid(c.gid);
     }
 
     let mut child = match cmd.spawn() {
@@ -611,10 +611,10 @@ pub async fn run_script(
     // business, as in keepalived, so the group is not killed.
     killer.pgid = None;
 
-    if let Some(mut r) = reader {
-        if tokio::time::timeout(STDERR_LINGER, &mut r).await.is_err() {
-            r.abort();
-        }
+    if let Some(mut r) = reader
+        && tokio::time::timeout(STDERR_LINGER, &mut r).await.is_err()
+    {
+        r.abort();
     }
     let stderr = captured.lock().ok().and_then(|b| first_line(&b));
 

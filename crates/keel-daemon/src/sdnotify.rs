@@ -153,10 +153,10 @@ pub fn watchdog_interval_from(
     own_pid: u32,
 ) -> Option<Duration> {
     let usec: u64 = usec?.trim().parse().ok().filter(|&u| u > 0)?;
-    if let Some(p) = pid {
-        if p.trim().parse::<u32>().ok()? != own_pid {
-            return None;
-        }
+    if let Some(p) = pid
+        && p.trim().parse::<u32>().ok()? != own_pid
+    {
+        return None;
     }
     Some(Duration::from_micros(usec / 2))
 }
