@@ -1,0 +1,35 @@
+//! The Linux edges of keel: the only place that talks to the kernel.
+//!
+//! * [`VrrpSocket`]: raw IPv4/IPv6 sockets for IP protocol 112 bound to one
+//!   interface, multicast or unicast, async send/receive with TTL/hop limit,
+//!   destination and arrival interface.
+//! * [`Netlink`]: idempotent add/delete of addresses, routes and rules;
+//!   link queries; VMAC (macvlan) creation.
+//! * [`NetlinkMonitor`]: link up/down and address add/remove events.
+//! * [`PacketSocket`]: sends prepared Ethernet frames (GARP, unsolicited NA).
+//! * [`sysctl`]: `/proc/sys/net` access; [`iface`]: name/index/MAC lookups.
+//!
+//! Everything acts on the network namespace of the calling thread at the
+//! time the object is created.
+
+pub mod error;
+pub mod iface;
+pub mod monitor;
+pub mod netlink;
+pub mod packet;
+pub mod sysctl;
+pub mod vrrp_socket;
+
+pub use crate::error::{LinuxError, Result};
+pub use crate::iface::{ETH_ALEN, format_mac, ifindex, ifname, mac_address};
+pub use crate::monitor::{NetEvent, NetlinkMonitor};
+pub use crate::netlink::{
+    AddressInfo, AddressSpec, IpFamily, LinkInfo, MacvlanMode, Netlink, RT_TABLE_MAIN,
+    RTPROT_KEEPALIVED, RouteKind, RouteSpec, RuleSpec, Scope, VmacSpec, vmac_address,
+};
+pub use crate::packet::{ETH_HEADER_LEN, PacketSocket};
+pub use crate::sysctl::{ConfFamily, read_conf, read_sysctl, write_conf, write_sysctl};
+pub use crate::vrrp_socket::{
+    IPPROTO_VRRP, Received, VRRP_GROUP_V4, VRRP_GROUP_V6, VRRP_TOS, VRRP_TTL, VrrpSocket,
+    VrrpSocketOptions,
+};
