@@ -67,7 +67,12 @@ pub struct LinkParams {
 
 impl Default for LinkParams {
     fn default() -> Self {
-        LinkParams { loss: 0.0, delay: Duration::ZERO, jitter: Duration::ZERO, duplicate: 0.0 }
+        LinkParams {
+            loss: 0.0,
+            delay: Duration::ZERO,
+            jitter: Duration::ZERO,
+            duplicate: 0.0,
+        }
     }
 }
 
@@ -89,13 +94,28 @@ pub enum Command {
     /// Everybody hears everybody again.
     Heal,
     /// Parameters of the directed link `from → to`.
-    SetLink { from: NodeId, to: NodeId, params: LinkParams },
+    SetLink {
+        from: NodeId,
+        to: NodeId,
+        params: LinkParams,
+    },
     /// Parameters of every link without its own setting.
     SetDefaultLink(LinkParams),
     /// A tracker of one instance (or group member) reports a new state.
-    Track { node: NodeId, unit: UnitId, member: usize, id: TrackId, state: TrackState },
+    Track {
+        node: NodeId,
+        unit: UnitId,
+        member: usize,
+        id: TrackId,
+        state: TrackState,
+    },
     /// Any engine event, fed to one instance (or group member).
-    Inject { node: NodeId, unit: UnitId, member: usize, event: Event },
+    Inject {
+        node: NodeId,
+        unit: UnitId,
+        member: usize,
+        event: Event,
+    },
 }
 
 /// What to record (adverts and logs cost memory in long runs).
@@ -107,7 +127,10 @@ pub struct SimOptions {
 
 impl Default for SimOptions {
     fn default() -> Self {
-        SimOptions { record_adverts: true, record_logs: true }
+        SimOptions {
+            record_adverts: true,
+            record_logs: true,
+        }
     }
 }
 
@@ -175,8 +198,11 @@ pub struct VipInterval {
 
 #[derive(Debug, Clone)]
 enum UnitSpec {
-    Single(InstanceConfig),
-    Group { name: String, members: Vec<InstanceConfig> },
+    Single(Box<InstanceConfig>),
+    Group {
+        name: String,
+        members: Vec<InstanceConfig>,
+    },
 }
 
 #[derive(Debug)]
@@ -228,8 +254,12 @@ impl Unit {
             Unit::Group(g) => {
                 while let Some(o) = g.poll_output() {
                     match o {
-                        GroupOutput::Member { index, action } => out.push((index, Output::Action(action))),
-                        GroupOutput::StateChanged { from, to } => out.push((0, Output::Group(from, to))),
+                        GroupOutput::Member { index, action } => {
+                            out.push((index, Output::Action(action)))
+                        }
+                        GroupOutput::StateChanged { from, to } => {
+                            out.push((0, Output::Group(from, to)))
+                        }
                     }
                 }
             }
@@ -262,7 +292,7 @@ struct Slot {
 impl Slot {
     fn member_cfg(&self, member: usize) -> Option<&InstanceConfig> {
         match &self.spec {
-            UnitSpec::Single(c) => (member == 0).then_some(c),
+            UnitSpec::Single(c) => (member == 0).then_some(&**c),
             UnitSpec::Group { members, .. } => members.get(member),
         }
     }
@@ -286,8 +316,18 @@ struct Node {
 
 #[derive(Debug)]
 enum Ev {
-    Timer { node: NodeId, slot: usize, generation: u64 },
-    Deliver { from: NodeId, node: NodeId, slot: usize, member: usize, adv: RxAdvert },
+    Timer {
+        node: NodeId,
+        slot: usize,
+        generation: u64,
+    },
+    Deliver {
+        from: NodeId,
+        node: NodeId,
+        slot: usize,
+        member: usize,
+        adv: RxAdvert,
+    },
     Cmd(Command),
 }
 
@@ -315,6 +355,14 @@ impl Ord for Queued {
     }
 }
 
+/// (node, slot, member) of an instance listening on a (segment, VRID).
+type Receiver = (NodeId, usize, usize);
+
+fn can_hear(nodes: &[Node], from: NodeId, to: NodeId) -> bool {
+    let (a, b) = (&nodes[from], &nodes[to]);
+    b.running && a.link_up && b.link_up && a.partition == b.partition
+}
+
 /// The simulated world.
 #[derive(Debug)]
 pub struct Sim {
@@ -327,7 +375,7 @@ pub struct Sim {
     default_link: LinkParams,
     links: HashMap<(NodeId, NodeId), LinkParams>,
     /// (segment, vrid) → every (node, slot, member) speaking it.
-    receivers: HashMap<(u32, u8), Vec<(NodeId, usize, usize)>>,
+    receivers: HashMap<(u32, u8), Vec<Receiver>>,
     states: Vec<StateRecord>,
     group_states: Vec<(Instant, NodeId, UnitId, State, State)>,
     adverts: Vec<AdvertRecord>,
@@ -376,7 +424,13 @@ impl Sim {
     // ---- building the world ------------------------------------------------
 
     pub fn add_node(&mut self, name: impl Into<String>) -> NodeId {
-        self.nodes.push(Node { name: name.into(), running: false, link_up: true, partition: 0, slots: Vec::new() });
+        self.nodes.push(Node {
+            name: name.into(),
+            running: false,
+            link_up: true,
+            partition: 0,
+            slots: Vec::new(),
+        });
         self.nodes.len() - 1
     }
 
@@ -388,20 +442,41 @@ impl Sim {
     /// Adds an instance on a LAN segment: adverts reach instances with the
     /// same VRID on the same segment of other nodes.
     pub fn add_instance_on(&mut self, node: NodeId, segment: u32, cfg: InstanceConfig) -> UnitId {
-        self.add_slot(node, segment, UnitSpec::Single(cfg))
+        self.add_slot(node, segment, UnitSpec::Single(Box::new(cfg)))
     }
 
     /// Adds a sync group (all members on segment 0).
-    pub fn add_group(&mut self, node: NodeId, name: impl Into<String>, members: Vec<InstanceConfig>) -> UnitId {
-        self.add_slot(node, 0, UnitSpec::Group { name: name.into(), members })
+    pub fn add_group(
+        &mut self,
+        node: NodeId,
+        name: impl Into<String>,
+        members: Vec<InstanceConfig>,
+    ) -> UnitId {
+        self.add_slot(
+            node,
+            0,
+            UnitSpec::Group {
+                name: name.into(),
+                members,
+            },
+        )
     }
 
     fn add_slot(&mut self, node: NodeId, segment: u32, spec: UnitSpec) -> UnitId {
-        let slot = Slot { spec, segment, unit: None, generation: 0, armed: None };
+        let slot = Slot {
+            spec,
+            segment,
+            unit: None,
+            generation: 0,
+            armed: None,
+        };
         let idx = self.nodes[node].slots.len();
         for m in 0..slot.member_count() {
             if let Some(c) = slot.member_cfg(m) {
-                self.receivers.entry((segment, c.vrid)).or_default().push((node, idx, m));
+                self.receivers
+                    .entry((segment, c.vrid))
+                    .or_default()
+                    .push((node, idx, m));
             }
         }
         self.nodes[node].slots.push(slot);
@@ -415,7 +490,11 @@ impl Sim {
 
     fn push(&mut self, t: Instant, ev: Ev) {
         self.seq += 1;
-        self.queue.push(Reverse(Queued { t, seq: self.seq, ev }));
+        self.queue.push(Reverse(Queued {
+            t,
+            seq: self.seq,
+            ev,
+        }));
     }
 
     // ---- running -------------------------------------------------------------
@@ -430,12 +509,24 @@ impl Sim {
             if q.t > until {
                 break;
             }
-            let Some(Reverse(q)) = self.queue.pop() else { break };
+            let Some(Reverse(q)) = self.queue.pop() else {
+                break;
+            };
             self.now = self.now.max(q.t);
             self.events_processed += 1;
             match q.ev {
-                Ev::Timer { node, slot, generation } => self.on_timer(node, slot, generation),
-                Ev::Deliver { from, node, slot, member, adv } => self.on_deliver(from, node, slot, member, adv),
+                Ev::Timer {
+                    node,
+                    slot,
+                    generation,
+                } => self.on_timer(node, slot, generation),
+                Ev::Deliver {
+                    from,
+                    node,
+                    slot,
+                    member,
+                    adv,
+                } => self.on_deliver(from, node, slot, member, adv),
                 Ev::Cmd(c) => self.on_command(c),
             }
         }
@@ -465,21 +556,29 @@ impl Sim {
         self.after_step(node, slot);
     }
 
-    fn on_deliver(&mut self, from: NodeId, node: NodeId, slot: usize, member: usize, adv: RxAdvert) {
+    fn on_deliver(
+        &mut self,
+        from: NodeId,
+        node: NodeId,
+        slot: usize,
+        member: usize,
+        adv: RxAdvert,
+    ) {
         let now = self.now;
         if !self.can_hear(from, node) {
             return;
         }
         let n = &mut self.nodes[node];
-        let Some(u) = n.slots[slot].unit.as_mut() else { return };
+        let Some(u) = n.slots[slot].unit.as_mut() else {
+            return;
+        };
         u.handle(now, member, Event::RxAdvert(adv));
         self.adverts_delivered += 1;
         self.after_step(node, slot);
     }
 
     fn can_hear(&self, from: NodeId, to: NodeId) -> bool {
-        let (a, b) = (&self.nodes[from], &self.nodes[to]);
-        b.running && a.link_up && b.link_up && a.partition == b.partition
+        can_hear(&self.nodes, from, to)
     }
 
     fn on_command(&mut self, c: Command) {
@@ -493,12 +592,15 @@ impl Sim {
                 let link_up = self.nodes[node].link_up;
                 for slot in 0..self.nodes[node].slots.len() {
                     let s = &mut self.nodes[node].slots[slot];
-                    let mut unit = match &s.spec {
-                        UnitSpec::Single(c) => Unit::Single(Box::new(Instance::new(c.clone(), now))),
-                        UnitSpec::Group { name, members } => {
-                            Unit::Group(Box::new(SyncGroup::new(name.clone(), members.clone(), now)))
-                        }
-                    };
+                    let mut unit =
+                        match &s.spec {
+                            UnitSpec::Single(c) => {
+                                Unit::Single(Box::new(Instance::new((**c).clone(), now)))
+                            }
+                            UnitSpec::Group { name, members } => Unit::Group(Box::new(
+                                SyncGroup::new(name.clone(), members.clone(), now),
+                            )),
+                        };
                     if !link_up {
                         unit.handle_all(now, Event::InterfaceDown);
                     }
@@ -561,7 +663,11 @@ impl Sim {
                 // Going down: the FAULT transition's priority-0 advert is lost
                 // with the carrier, so flip the link first. Coming up: flip first too.
                 self.nodes[node].link_up = up;
-                let ev = if up { Event::InterfaceUp } else { Event::InterfaceDown };
+                let ev = if up {
+                    Event::InterfaceUp
+                } else {
+                    Event::InterfaceDown
+                };
                 if self.nodes[node].running {
                     for slot in 0..self.nodes[node].slots.len() {
                         if let Some(u) = self.nodes[node].slots[slot].unit.as_mut() {
@@ -593,20 +699,35 @@ impl Sim {
                 self.links.insert((from, to), params);
             }
             Command::SetDefaultLink(p) => self.default_link = p,
-            Command::Track { node, unit, member, id, state } => {
+            Command::Track {
+                node,
+                unit,
+                member,
+                id,
+                state,
+            } => {
                 self.inject(node, unit.0, member, Event::Track { id, state });
             }
-            Command::Inject { node, unit, member, event } => self.inject(node, unit.0, member, event),
+            Command::Inject {
+                node,
+                unit,
+                member,
+                event,
+            } => self.inject(node, unit.0, member, event),
         }
     }
 
     fn inject(&mut self, node: NodeId, slot: usize, member: usize, event: Event) {
         let now = self.now;
-        let Some(n) = self.nodes.get_mut(node) else { return };
+        let Some(n) = self.nodes.get_mut(node) else {
+            return;
+        };
         if !n.running {
             return;
         }
-        let Some(s) = n.slots.get_mut(slot) else { return };
+        let Some(s) = n.slots.get_mut(slot) else {
+            return;
+        };
         if let Some(u) = s.unit.as_mut() {
             u.handle(now, member, event);
         }
@@ -623,68 +744,121 @@ impl Sim {
         for (member, o) in out.drain(..) {
             match o {
                 Output::Action(a) => self.perform(node, slot, member, a),
-                Output::Group(from, to) => self.group_states.push((self.now, node, UnitId(slot), from, to)),
+                Output::Group(from, to) => {
+                    self.group_states
+                        .push((self.now, node, UnitId(slot), from, to))
+                }
             }
         }
         self.scratch = out;
         let s = &mut self.nodes[node].slots[slot];
-        let t = s.unit.as_ref().and_then(Unit::poll_timeout);
-        if t != s.armed {
-            s.armed = t;
-            s.generation += 1;
-            if let Some(t) = t {
-                let generation = s.generation;
-                let t = t.max(self.now);
-                self.push(t, Ev::Timer { node, slot, generation });
-            }
+        let Some(t) = s.unit.as_ref().and_then(Unit::poll_timeout) else {
+            return;
+        };
+        // A backup's Master_Down deadline moves later on every advert: keep the
+        // earlier queued wake-up (an early `handle_timeout` is a no-op and
+        // re-arms) instead of queueing one event per advert.
+        if s.armed.is_some_and(|a| a <= t) {
+            return;
         }
+        s.armed = Some(t);
+        s.generation += 1;
+        let generation = s.generation;
+        let t = t.max(self.now);
+        self.push(
+            t,
+            Ev::Timer {
+                node,
+                slot,
+                generation,
+            },
+        );
     }
 
     fn perform(&mut self, node: NodeId, slot: usize, member: usize, a: Action) {
         let now = self.now;
         let s = &self.nodes[node].slots[slot];
         let segment = s.segment;
-        let Some(cfg) = s.member_cfg(member) else { return };
+        let Some(cfg) = s.member_cfg(member) else {
+            return;
+        };
         match a {
             Action::SendAdvert { priority, interval } => {
                 let (vrid, src) = (cfg.vrid, cfg.primary_ip);
                 self.adverts_sent += 1;
                 if self.opts.record_adverts {
-                    self.adverts.push(AdvertRecord { t: now, node, vrid, segment, src, priority, interval });
+                    self.adverts.push(AdvertRecord {
+                        t: now,
+                        node,
+                        vrid,
+                        segment,
+                        src,
+                        priority,
+                        interval,
+                    });
                 }
                 if !self.nodes[node].link_up {
                     return;
                 }
-                let adv = RxAdvert { src, priority, adver_int: interval };
-                let Some(rx) = self.receivers.get(&(segment, vrid)) else { return };
-                // Indexes are collected first: delivery scheduling needs `&mut self`.
-                let targets: Vec<(NodeId, usize, usize)> = rx.iter().copied().filter(|r| r.0 != node).collect();
-                for (to, rslot, rmember) in targets {
-                    if !self.can_hear(node, to) {
+                let adv = RxAdvert {
+                    src,
+                    priority,
+                    adver_int: interval,
+                };
+                // Field-wise borrows: the receiver list is read while the queue
+                // and the PRNG are written, without copying the list per advert.
+                let Sim {
+                    receivers,
+                    queue,
+                    seq,
+                    rng,
+                    links,
+                    default_link,
+                    nodes,
+                    ..
+                } = self;
+                let Some(rx) = receivers.get(&(segment, vrid)) else {
+                    return;
+                };
+                for &(to, rslot, rmember) in rx.iter() {
+                    if to == node || !can_hear(nodes, node, to) {
                         continue;
                     }
-                    let p = self.links.get(&(node, to)).copied().unwrap_or(self.default_link);
-                    let copies = if self.rng.chance(p.duplicate) { 2 } else { 1 };
+                    let p = links.get(&(node, to)).copied().unwrap_or(*default_link);
+                    let copies = if rng.chance(p.duplicate) { 2 } else { 1 };
                     for _ in 0..copies {
-                        if self.rng.chance(p.loss) {
+                        if rng.chance(p.loss) {
                             continue;
                         }
                         let jitter = if p.jitter.is_zero() {
                             Duration::ZERO
                         } else {
-                            Duration::from_micros(self.rng.below(p.jitter.as_micros() as u64 + 1))
+                            Duration::from_micros(rng.below(p.jitter.as_micros() as u64 + 1))
                         };
-                        self.push(
-                            now + p.delay + jitter,
-                            Ev::Deliver { from: node, node: to, slot: rslot, member: rmember, adv },
-                        );
+                        *seq += 1;
+                        queue.push(Reverse(Queued {
+                            t: now + p.delay + jitter,
+                            seq: *seq,
+                            ev: Ev::Deliver {
+                                from: node,
+                                node: to,
+                                slot: rslot,
+                                member: rmember,
+                                adv,
+                            },
+                        }));
                     }
                 }
             }
             Action::AddVips(set) => {
                 for vip in set.vips.iter().chain(set.evips.iter()) {
                     if !self.open_vips.contains_key(&(node, *vip)) {
-                        self.vips.push(VipInterval { vip: *vip, node, start: now, end: None });
+                        self.vips.push(VipInterval {
+                            vip: *vip,
+                            node,
+                            start: now,
+                            end: None,
+                        });
                         self.open_vips.insert((node, *vip), self.vips.len() - 1);
                     }
                 }
@@ -696,13 +870,30 @@ impl Sim {
                     }
                 }
             }
-            Action::SendGarp { addrs, count, reason } => {
+            Action::SendGarp {
+                addrs,
+                count,
+                reason,
+            } => {
                 let instance = cfg.name.clone();
-                self.garps.push(GarpRecord { t: now, node, instance, addrs, count, reason });
+                self.garps.push(GarpRecord {
+                    t: now,
+                    node,
+                    instance,
+                    addrs,
+                    count,
+                    reason,
+                });
             }
             Action::Notify { event, priority } => {
                 let instance = cfg.name.clone();
-                self.notifies.push(NotifyRecord { t: now, node, instance, event, priority });
+                self.notifies.push(NotifyRecord {
+                    t: now,
+                    node,
+                    instance,
+                    event,
+                    priority,
+                });
             }
             Action::StateChanged { from, to } => {
                 let rec = StateRecord {
@@ -743,7 +934,13 @@ impl Sim {
 
     /// The live instance (or group member), if the node is running.
     pub fn instance(&self, node: NodeId, unit: UnitId, member: usize) -> Option<&Instance> {
-        self.nodes.get(node)?.slots.get(unit.0)?.unit.as_ref()?.member(member)
+        self.nodes
+            .get(node)?
+            .slots
+            .get(unit.0)?
+            .unit
+            .as_ref()?
+            .member(member)
     }
 
     /// The live sync group, if `unit` is one and the node is running.
@@ -802,7 +999,9 @@ impl Sim {
 
     /// First time a log line of `node` containing `text` was written.
     pub fn first_log(&self, node: NodeId, text: &str) -> Option<Instant> {
-        self.node_logs(node).find(|l| l.line.contains(text)).map(|l| l.t)
+        self.node_logs(node)
+            .find(|l| l.line.contains(text))
+            .map(|l| l.t)
     }
 
     /// Nodes holding `vip` at instant `t` (intervals are half-open).
@@ -821,8 +1020,16 @@ impl Sim {
     /// State of every running instance with this VRID at `t`.
     fn last_states_at(&self, t: Instant, vrid: u8) -> Vec<(NodeId, UnitId, usize, Option<State>)> {
         let mut last: Vec<(NodeId, UnitId, usize, Option<State>)> = Vec::new();
-        for r in self.states.iter().take_while(|r| r.t <= t).filter(|r| r.vrid == vrid) {
-            match last.iter_mut().find(|e| e.0 == r.node && e.1 == r.unit && e.2 == r.member) {
+        for r in self
+            .states
+            .iter()
+            .take_while(|r| r.t <= t)
+            .filter(|r| r.vrid == vrid)
+        {
+            match last
+                .iter_mut()
+                .find(|e| e.0 == r.node && e.1 == r.unit && e.2 == r.member)
+            {
                 Some(e) => e.3 = r.to,
                 None => last.push((r.node, r.unit, r.member, r.to)),
             }
@@ -859,7 +1066,10 @@ impl Sim {
 
     /// First time at or after `after` that an instance of `node` entered `state`.
     pub fn first_time_after(&self, node: NodeId, state: State, after: Instant) -> Option<Instant> {
-        self.states.iter().find(|r| r.node == node && r.t >= after && r.to == Some(state)).map(|r| r.t)
+        self.states
+            .iter()
+            .find(|r| r.node == node && r.t >= after && r.to == Some(state))
+            .map(|r| r.t)
     }
 
     /// Longest stretch after `after` during which two or more nodes held `vip`
@@ -882,10 +1092,10 @@ impl Sim {
             count += d;
             if count >= 2 && since.is_none() {
                 since = Some(t);
-            } else if count < 2 {
-                if let Some(s) = since.take() {
-                    best = best.max(t - s);
-                }
+            } else if count < 2
+                && let Some(s) = since.take()
+            {
+                best = best.max(t - s);
             }
         }
         if let Some(s) = since {
@@ -899,6 +1109,9 @@ impl Sim {
         let mut vips: Vec<IpAddr> = self.vips.iter().map(|i| i.vip).collect();
         vips.sort_unstable();
         vips.dedup();
-        vips.into_iter().map(|v| self.max_overlap_after(after, v)).max().unwrap_or(Duration::ZERO)
+        vips.into_iter()
+            .map(|v| self.max_overlap_after(after, v))
+            .max()
+            .unwrap_or(Duration::ZERO)
     }
 }

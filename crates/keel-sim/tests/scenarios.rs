@@ -46,7 +46,12 @@ fn pair(sim: &mut Sim, f: impl Fn(&mut InstanceConfig)) -> (NodeId, NodeId) {
 }
 
 fn last_advert_before(sim: &Sim, node: NodeId, t: Instant) -> Instant {
-    sim.adverts().iter().filter(|a| a.node == node && a.t <= t && a.priority > 0).map(|a| a.t).max().unwrap()
+    sim.adverts()
+        .iter()
+        .filter(|a| a.node == node && a.t <= t && a.priority > 0)
+        .map(|a| a.t)
+        .max()
+        .unwrap()
 }
 
 #[test]
@@ -58,8 +63,16 @@ fn s1_backup_alone_becomes_master_then_master_preempts() {
     sim.run_until(secs(30.0));
 
     // Node two alone: MASTER after its own Master_Down (prio 90: 3.648437 s).
-    assert_eq!(sim.first_time(two, State::Master), Some(Instant::from_micros(3_648_437)));
-    for text in ["Transition to MASTER STATE", "Entering MASTER STATE", "setting protocol VIPs.", "Sending gratuitous ARPs on eth0 for 192.0.2.111"] {
+    assert_eq!(
+        sim.first_time(two, State::Master),
+        Some(Instant::from_micros(3_648_437))
+    );
+    for text in [
+        "Transition to MASTER STATE",
+        "Entering MASTER STATE",
+        "setting protocol VIPs.",
+        "Sending gratuitous ARPs on eth0 for 192.0.2.111",
+    ] {
         assert!(sim.first_log(two, text).is_some(), "{text}");
     }
     assert_eq!(sim.holders_at(secs(5.0), ip(VIP)), [two]);
@@ -67,17 +80,37 @@ fn s1_backup_alone_becomes_master_then_master_preempts() {
     // Node one starts BACKUP, discards the lower adverts, preempts at its Master_Down.
     let one_master = sim.first_time(one, State::Master).unwrap();
     assert_eq!(one_master, secs(10.0) + us(3_609_375));
-    assert!(sim.first_log(one, "received lower priority (90) advert from 192.0.2.5 - discarding").is_some());
+    assert!(
+        sim.first_log(
+            one,
+            "received lower priority (90) advert from 192.0.2.5 - discarding"
+        )
+        .is_some()
+    );
     // Node two yields in the same instant (its advert arrives with zero delay).
     let t2 = sim.first_log(two, "Received higher prio advert").unwrap();
     assert_eq!(t2, one_master);
-    assert_eq!(sim.first_time_after(two, State::Backup, secs(10.0)), Some(one_master));
-    assert!(sim.node_logs(two).any(|l| l.t == one_master && l.line == "(VI_1) removing protocol VIPs."));
-    assert!(sim.node_logs(two).any(|l| l.t == one_master && l.line == "(VI_1) Entering BACKUP STATE"));
+    assert_eq!(
+        sim.first_time_after(two, State::Backup, secs(10.0)),
+        Some(one_master)
+    );
+    assert!(
+        sim.node_logs(two)
+            .any(|l| l.t == one_master && l.line == "(VI_1) removing protocol VIPs.")
+    );
+    assert!(
+        sim.node_logs(two)
+            .any(|l| l.t == one_master && l.line == "(VI_1) Entering BACKUP STATE")
+    );
     assert_eq!(sim.holders_at(secs(20.0), ip(VIP)), [one]);
     assert_eq!(sim.max_overlap_after(secs(10.0), ip(VIP)), Duration::ZERO);
     // The second GARP burst goes out 5 s after becoming master.
-    let bursts: Vec<_> = sim.garps().iter().filter(|g| g.node == one).map(|g| g.t).collect();
+    let bursts: Vec<_> = sim
+        .garps()
+        .iter()
+        .filter(|g| g.node == one)
+        .map(|g| g.t)
+        .collect();
     assert_eq!(bursts, [one_master, one_master + Duration::from_secs(5)]);
 }
 
@@ -113,28 +146,67 @@ fn s4_s5_script_failure_moves_vip_and_recovery_brings_it_back() {
     let one = sim.add_node("one");
     let two = sim.add_node("two");
     let mut c1 = inst("VI_1", 101, 100, "192.0.2.3", "192.0.2.166");
-    c1.tracks.push(TrackConfig::new(1, "chk_down", TrackKind::Script, -5));
+    c1.tracks
+        .push(TrackConfig::new(1, "chk_down", TrackKind::Script, -5));
     let c2 = inst("VI_1", 101, 98, "192.0.2.5", "192.0.2.166");
     let u1 = sim.add_instance(one, c1);
     sim.add_instance(two, c2);
     sim.at(secs(0.0), Command::Start(one));
     sim.at(secs(0.0), Command::Start(two));
     // touch /etc/keepalived/down (the script verdict flips after its fall count).
-    sim.at(secs(20.0), Command::Track { node: one, unit: u1, member: 0, id: 1, state: TrackState::Down });
-    sim.at(secs(40.0), Command::Track { node: one, unit: u1, member: 0, id: 1, state: TrackState::Up });
+    sim.at(
+        secs(20.0),
+        Command::Track {
+            node: one,
+            unit: u1,
+            member: 0,
+            id: 1,
+            state: TrackState::Down,
+        },
+    );
+    sim.at(
+        secs(40.0),
+        Command::Track {
+            node: one,
+            unit: u1,
+            member: 0,
+            id: 1,
+            state: TrackState::Up,
+        },
+    );
     sim.run_until(secs(60.0));
 
     assert_eq!(sim.holders_at(secs(19.0), ip("192.0.2.166")), [one]);
-    assert!(sim.first_log(one, "Changing effective priority from 100 to 95").is_some());
+    assert!(
+        sim.first_log(one, "Changing effective priority from 100 to 95")
+            .is_some()
+    );
     // Node two discards prio-95 adverts and takes over at its Master_Down after
     // the last prio-100 advert (probe §7).
-    let last100 = sim.adverts().iter().filter(|a| a.node == one && a.priority == 100 && a.t <= secs(20.0)).map(|a| a.t).max().unwrap();
-    let takeover = sim.first_time_after(two, State::Master, secs(20.0)).unwrap();
+    let last100 = sim
+        .adverts()
+        .iter()
+        .filter(|a| a.node == one && a.priority == 100 && a.t <= secs(20.0))
+        .map(|a| a.t)
+        .max()
+        .unwrap();
+    let takeover = sim
+        .first_time_after(two, State::Master, secs(20.0))
+        .unwrap();
     assert_eq!(takeover, last100 + us(3_617_187));
-    assert!(sim.first_log(two, "received lower priority (95) advert from 192.0.2.3 - discarding").is_some());
+    assert!(
+        sim.first_log(
+            two,
+            "received lower priority (95) advert from 192.0.2.3 - discarding"
+        )
+        .is_some()
+    );
     let yielded = sim.first_log(one, "Received higher prio advert").unwrap();
     assert_eq!(yielded, takeover);
-    assert!(sim.node_logs(one).any(|l| l.t == yielded && l.line.ends_with("removing protocol VIPs.")));
+    assert!(
+        sim.node_logs(one)
+            .any(|l| l.t == yielded && l.line.ends_with("removing protocol VIPs."))
+    );
     assert_eq!(sim.holders_at(secs(30.0), ip("192.0.2.166")), [two]);
 
     // Recovery: priority back to 100, forced election, MASTER again after Master_Down.
@@ -142,10 +214,18 @@ fn s4_s5_script_failure_moves_vip_and_recovery_brings_it_back() {
     assert_eq!(f, secs(40.0));
     // keepalived does not re-arm the running timer on a priority change: the
     // last prio-98 advert accepted (at prio 95) plus that Master_Down.
-    let back = sim.first_time_after(one, State::Master, secs(40.0)).unwrap();
+    let back = sim
+        .first_time_after(one, State::Master, secs(40.0))
+        .unwrap();
     let last98 = last_advert_before(&sim, two, secs(40.0));
     assert_eq!(back, last98 + us(3_628_906));
-    assert!(sim.first_log(one, "received lower priority (98) advert from 192.0.2.5 - discarding").is_some());
+    assert!(
+        sim.first_log(
+            one,
+            "received lower priority (98) advert from 192.0.2.5 - discarding"
+        )
+        .is_some()
+    );
     assert!(sim.garps().iter().any(|g| g.node == one && g.t == back));
     assert_eq!(sim.holders_at(secs(50.0), ip("192.0.2.166")), [one]);
 }
@@ -159,7 +239,10 @@ fn s7_nopreempt_recovered_node_stays_backup() {
     sim.at(secs(60.0), Command::Crash(two));
     sim.run_until(secs(70.0));
     assert_eq!(sim.holders_at(secs(59.0), ip(VIP)), [two]);
-    assert_eq!(sim.first_time(one, State::Master), Some(last_advert_before(&sim, two, secs(60.0)) + us(3_609_375)));
+    assert_eq!(
+        sim.first_time(one, State::Master),
+        Some(last_advert_before(&sim, two, secs(60.0)) + us(3_609_375))
+    );
 }
 
 #[test]
@@ -171,7 +254,9 @@ fn master_crash_takeover_at_master_down_after_last_advert_v2() {
     sim.at(secs(20.37), Command::Crash(one));
     sim.run_until(secs(30.0));
     let last = last_advert_before(&sim, one, secs(20.37));
-    let t = sim.first_time_after(two, State::Master, secs(20.0)).unwrap();
+    let t = sim
+        .first_time_after(two, State::Master, secs(20.0))
+        .unwrap();
     // Probe §5 b): 3.649 s from the last advert for prio 90 at 1 s.
     assert_eq!(t - last, us(3_648_437));
     // SIGKILL leaves the VIP on the dead node: both hold it.
@@ -193,7 +278,10 @@ fn master_crash_takeover_v3_fast_adverts() {
     let t = sim.first_time_after(two, State::Master, secs(1.0)).unwrap();
     assert_eq!(t - last, us(364_843), "0.365 s at v3 0.1 s, prio 90");
     // Preemption on the initial start: 0.361 s for prio 100 at 0.1 s.
-    assert_eq!(sim.first_time(one, State::Master), Some(Instant::from_micros(360_937)));
+    assert_eq!(
+        sim.first_time(one, State::Master),
+        Some(Instant::from_micros(360_937))
+    );
 }
 
 #[test]
@@ -204,14 +292,31 @@ fn graceful_stop_takeover_after_skew_time() {
     sim.at(secs(0.0), Command::Start(two));
     sim.at(secs(12.5), Command::Stop(one));
     sim.run_until(secs(20.0));
-    let t = sim.first_time_after(two, State::Master, secs(10.0)).unwrap();
+    let t = sim
+        .first_time_after(two, State::Master, secs(10.0))
+        .unwrap();
     // Probe §5 a): 0.6484 s for prio 90.
     assert_eq!(t - secs(12.5), us(648_437));
-    assert!(sim.first_log(two, "Backup received priority 0 advertisement").is_some());
-    assert!(sim.adverts().iter().any(|a| a.node == one && a.priority == 0 && a.t == secs(12.5)));
-    assert_eq!(sim.holders_at(secs(13.0), ip(VIP)), [], "stop removes the VIP before the takeover");
+    assert!(
+        sim.first_log(two, "Backup received priority 0 advertisement")
+            .is_some()
+    );
+    assert!(
+        sim.adverts()
+            .iter()
+            .any(|a| a.node == one && a.priority == 0 && a.t == secs(12.5))
+    );
+    assert_eq!(
+        sim.holders_at(secs(13.0), ip(VIP)),
+        [],
+        "stop removes the VIP before the takeover"
+    );
     assert_eq!(sim.holders_at(secs(14.0), ip(VIP)), [two]);
-    assert!(sim.notifies().iter().any(|n| n.node == one && n.event == NotifyEvent::Stop));
+    assert!(
+        sim.notifies()
+            .iter()
+            .any(|n| n.node == one && n.event == NotifyEvent::Stop)
+    );
 }
 
 #[test]
@@ -224,7 +329,10 @@ fn equal_priorities_higher_address_wins() {
     // Both time out together; .5 > .3 so node two keeps MASTER.
     assert_eq!(sim.masters_at(secs(10.0), 101), [two]);
     assert_eq!(sim.holders_at(secs(10.0), ip(VIP)), [two]);
-    assert!(sim.first_log(one, "same priority 100 but higher IP address").is_some());
+    assert!(
+        sim.first_log(one, "same priority 100 but higher IP address")
+            .is_some()
+    );
 }
 
 #[test]
@@ -235,7 +343,10 @@ fn owner_vs_owner_lower_address_yields() {
     sim.at(secs(0.0), Command::Start(two));
     sim.run_until(secs(5.0));
     // Both owners go MASTER 1 µs after start, then .3 yields to .5.
-    assert_eq!(sim.first_time(one, State::Master), Some(Instant::from_micros(1)));
+    assert_eq!(
+        sim.first_time(one, State::Master),
+        Some(Instant::from_micros(1))
+    );
     assert_eq!(sim.masters_at(secs(5.0), 101), [two]);
     assert!(sim.first_log(one, "address owner conflict").is_some());
 }
@@ -247,11 +358,24 @@ fn preempt_delay_postpones_preemption() {
     sim.at(secs(0.0), Command::Start(two));
     sim.at(secs(20.0), Command::Start(one));
     sim.run_until(secs(60.0));
-    let t = sim.first_time_after(one, State::Master, secs(20.0)).unwrap();
+    let t = sim
+        .first_time_after(one, State::Master, secs(20.0))
+        .unwrap();
     // Window opens at the first prio-90 advert (≤ 1 s after start) and lasts 10 s;
     // the last accepted advert is then followed by a full Master_Down.
-    let first_lower = sim.adverts().iter().find(|a| a.node == two && a.t >= secs(20.0)).unwrap().t;
-    let last_accepted = sim.adverts().iter().filter(|a| a.node == two && a.t < first_lower + Duration::from_secs(10)).map(|a| a.t).max().unwrap();
+    let first_lower = sim
+        .adverts()
+        .iter()
+        .find(|a| a.node == two && a.t >= secs(20.0))
+        .unwrap()
+        .t;
+    let last_accepted = sim
+        .adverts()
+        .iter()
+        .filter(|a| a.node == two && a.t < first_lower + Duration::from_secs(10))
+        .map(|a| a.t)
+        .max()
+        .unwrap();
     assert_eq!(t, last_accepted + us(3_609_375));
     assert!(t > secs(30.0));
 }
@@ -264,18 +388,40 @@ fn sync_group_of_two_moves_together() {
     let g1 = sim.add_group(
         one,
         "G1",
-        vec![inst("VI_1", 101, 100, "192.0.2.3", "192.0.2.111"), inst("VI_2", 102, 100, "192.0.2.3", "192.0.2.122")],
+        vec![
+            inst("VI_1", 101, 100, "192.0.2.3", "192.0.2.111"),
+            inst("VI_2", 102, 100, "192.0.2.3", "192.0.2.122"),
+        ],
     );
     sim.add_group(
         two,
         "G1",
-        vec![inst("VI_1", 101, 90, "192.0.2.5", "192.0.2.111"), inst("VI_2", 102, 90, "192.0.2.5", "192.0.2.122")],
+        vec![
+            inst("VI_1", 101, 90, "192.0.2.5", "192.0.2.111"),
+            inst("VI_2", 102, 90, "192.0.2.5", "192.0.2.122"),
+        ],
     );
     sim.at(secs(0.0), Command::Start(one));
     sim.at(secs(0.0), Command::Start(two));
     // Node one loses VI_2's interface only (weight-0 track_interface semantics via link event on one member).
-    sim.at(secs(20.0), Command::Inject { node: one, unit: g1, member: 1, event: Event::InterfaceDown });
-    sim.at(secs(40.0), Command::Inject { node: one, unit: g1, member: 1, event: Event::InterfaceUp });
+    sim.at(
+        secs(20.0),
+        Command::Inject {
+            node: one,
+            unit: g1,
+            member: 1,
+            event: Event::InterfaceDown,
+        },
+    );
+    sim.at(
+        secs(40.0),
+        Command::Inject {
+            node: one,
+            unit: g1,
+            member: 1,
+            event: Event::InterfaceUp,
+        },
+    );
     sim.run_until(secs(60.0));
     assert_eq!(sim.masters_at(secs(10.0), 101), [one]);
     assert_eq!(sim.masters_at(secs(10.0), 102), [one]);
@@ -286,7 +432,11 @@ fn sync_group_of_two_moves_together() {
     // Recovery: both come back to node one.
     assert_eq!(sim.holders_at(secs(55.0), ip("192.0.2.111")), [one]);
     assert_eq!(sim.holders_at(secs(55.0), ip("192.0.2.122")), [one]);
-    assert!(sim.group_state_changes().iter().any(|g| g.1 == one && g.4 == State::Fault));
+    assert!(
+        sim.group_state_changes()
+            .iter()
+            .any(|g| g.1 == one && g.4 == State::Fault)
+    );
 }
 
 #[test]
@@ -298,7 +448,10 @@ fn sync_group_member_preempted_pulls_group_to_backup() {
     let g1 = sim.add_group(
         one,
         "G1",
-        vec![inst("VI_1", 101, 100, "192.0.2.3", "192.0.2.111"), inst("VI_2", 102, 100, "192.0.2.3", "192.0.2.122")],
+        vec![
+            inst("VI_1", 101, 100, "192.0.2.3", "192.0.2.111"),
+            inst("VI_2", 102, 100, "192.0.2.3", "192.0.2.122"),
+        ],
     );
     sim.add_instance(two, inst("VI_2", 102, 150, "192.0.2.5", "192.0.2.122"));
     sim.at(secs(0.0), Command::Start(one));
@@ -308,7 +461,10 @@ fn sync_group_member_preempted_pulls_group_to_backup() {
     // Node two preempts VRID 102 and node one's VI_1 follows its group to BACKUP.
     assert_eq!(sim.state_at(secs(40.0), one, g1, 1), Some(State::Backup));
     assert_eq!(sim.state_at(secs(40.0), one, g1, 0), Some(State::Backup));
-    assert_eq!(sim.holders_at(secs(40.0), ip("192.0.2.111")), Vec::<NodeId>::new());
+    assert_eq!(
+        sim.holders_at(secs(40.0), ip("192.0.2.111")),
+        Vec::<NodeId>::new()
+    );
 }
 
 #[test]
@@ -324,11 +480,24 @@ fn link_down_faults_master_and_backup_takes_over() {
     assert!(sim.first_log(one, "sent 0 priority").is_some());
     // The priority-0 advert is lost with the carrier: takeover at Master_Down after the last advert.
     let last = last_advert_before(&sim, one, secs(10.4));
-    assert_eq!(sim.first_time(two, State::Master), Some(last + us(3_648_437)));
-    assert_eq!(sim.holders_at(secs(12.0), ip(VIP)), [], "FAULT removes the VIP at once");
+    assert_eq!(
+        sim.first_time(two, State::Master),
+        Some(last + us(3_648_437))
+    );
+    assert_eq!(
+        sim.holders_at(secs(12.0), ip(VIP)),
+        [],
+        "FAULT removes the VIP at once"
+    );
     // Link up: BACKUP, then MASTER after 3.609 s (probe: 3.612 s).
-    assert_eq!(sim.first_time_after(one, State::Backup, secs(20.0)), Some(secs(20.0)));
-    assert_eq!(sim.first_time_after(one, State::Master, secs(20.0)), Some(secs(20.0) + us(3_609_375)));
+    assert_eq!(
+        sim.first_time_after(one, State::Backup, secs(20.0)),
+        Some(secs(20.0))
+    );
+    assert_eq!(
+        sim.first_time_after(one, State::Master, secs(20.0)),
+        Some(secs(20.0) + us(3_609_375))
+    );
 }
 
 #[test]
@@ -350,7 +519,12 @@ fn lossy_link_with_jitter_and_duplicates_is_deterministic() {
     let run = |seed: u64| {
         let mut sim = Sim::new(seed);
         let (one, two) = pair(&mut sim, |_| {});
-        let p = LinkParams { loss: 0.4, delay: Duration::from_millis(1), jitter: Duration::from_millis(5), duplicate: 0.2 };
+        let p = LinkParams {
+            loss: 0.4,
+            delay: Duration::from_millis(1),
+            jitter: Duration::from_millis(5),
+            duplicate: 0.2,
+        };
         sim.at(secs(0.0), Command::SetDefaultLink(p));
         sim.at(secs(0.0), Command::Start(one));
         sim.at(secs(0.0), Command::Start(two));

@@ -43,7 +43,10 @@ impl VipSet {
     }
 
     pub fn is_empty(&self) -> bool {
-        self.vips.is_empty() && self.evips.is_empty() && self.routes.is_empty() && self.rules.is_empty()
+        self.vips.is_empty()
+            && self.evips.is_empty()
+            && self.routes.is_empty()
+            && self.rules.is_empty()
     }
 }
 

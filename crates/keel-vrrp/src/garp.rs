@@ -52,7 +52,10 @@ impl GarpSchedule {
         if !cfg.master_refresh.is_zero() && cfg.master_refresh_repeat > 0 {
             self.refresh = Some(now + cfg.master_refresh);
         }
-        Some(GarpBurst { count: cfg.master_repeat, reason: GarpReason::BecomeMaster })
+        Some(GarpBurst {
+            count: cfg.master_repeat,
+            reason: GarpReason::BecomeMaster,
+        })
     }
 
     pub(crate) fn lower_priority(&mut self, now: Instant, cfg: &GarpConfig) -> Option<GarpBurst> {
@@ -62,7 +65,10 @@ impl GarpSchedule {
         if !cfg.lower_prio_delay.is_zero() {
             self.lower_second = Some(now + cfg.lower_prio_delay);
         }
-        Some(GarpBurst { count: cfg.lower_prio_repeat, reason: GarpReason::LowerPriority })
+        Some(GarpBurst {
+            count: cfg.lower_prio_repeat,
+            reason: GarpReason::LowerPriority,
+        })
     }
 
     pub(crate) fn clear(&mut self) {
@@ -70,22 +76,34 @@ impl GarpSchedule {
     }
 
     pub(crate) fn next(&self) -> Option<Instant> {
-        [self.second, self.refresh, self.lower_second].into_iter().flatten().min()
+        [self.second, self.refresh, self.lower_second]
+            .into_iter()
+            .flatten()
+            .min()
     }
 
     /// Pops every burst due at `now`, re-arming the periodic refresh.
     pub(crate) fn fire(&mut self, now: Instant, cfg: &GarpConfig, out: &mut Vec<GarpBurst>) {
         if self.second.is_some_and(|t| t <= now) {
             self.second = None;
-            out.push(GarpBurst { count: cfg.master_repeat, reason: GarpReason::MasterDelay });
+            out.push(GarpBurst {
+                count: cfg.master_repeat,
+                reason: GarpReason::MasterDelay,
+            });
         }
         if self.lower_second.is_some_and(|t| t <= now) {
             self.lower_second = None;
-            out.push(GarpBurst { count: cfg.lower_prio_repeat, reason: GarpReason::LowerPriorityDelay });
+            out.push(GarpBurst {
+                count: cfg.lower_prio_repeat,
+                reason: GarpReason::LowerPriorityDelay,
+            });
         }
         if self.refresh.is_some_and(|t| t <= now) {
             self.refresh = Some(now + cfg.master_refresh);
-            out.push(GarpBurst { count: cfg.master_refresh_repeat, reason: GarpReason::Refresh });
+            out.push(GarpBurst {
+                count: cfg.master_refresh_repeat,
+                reason: GarpReason::Refresh,
+            });
         }
     }
 }

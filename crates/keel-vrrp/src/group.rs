@@ -45,7 +45,12 @@ impl SyncGroup {
                 i
             })
             .collect();
-        SyncGroup { name: name.into(), members, state: State::Init, out: VecDeque::new() }
+        SyncGroup {
+            name: name.into(),
+            members,
+            state: State::Init,
+            out: VecDeque::new(),
+        }
     }
 
     pub fn name(&self) -> &str {
@@ -130,10 +135,9 @@ impl SyncGroup {
         let states: Vec<State> = self.members.iter().map(Instance::state).collect();
         let mut changed = false;
 
-        let any_own_fault = self
-            .members
-            .iter()
-            .any(|m| m.own_fault() && !matches!(m.state(), State::Init | State::Stop | State::Deleted));
+        let any_own_fault = self.members.iter().any(|m| {
+            m.own_fault() && !matches!(m.state(), State::Init | State::Stop | State::Deleted)
+        });
         for m in self.members.iter_mut() {
             let s = m.state();
             m.set_group_fault(now, any_own_fault && !m.own_fault());
@@ -157,10 +161,9 @@ impl SyncGroup {
             return changed;
         }
 
-        let all_want = self
-            .members
-            .iter()
-            .all(|m| m.state() == State::Master || (m.state() == State::Backup && m.wants_master()));
+        let all_want = self.members.iter().all(|m| {
+            m.state() == State::Master || (m.state() == State::Backup && m.wants_master())
+        });
         let some_waiting = self.members.iter().any(|m| m.state() == State::Backup);
         if all_want && some_waiting {
             for m in self.members.iter_mut() {
@@ -183,7 +186,10 @@ impl SyncGroup {
             State::Master
         } else if states.iter().all(|s| *s == State::Init) {
             State::Init
-        } else if states.iter().all(|s| matches!(s, State::Stop | State::Deleted)) {
+        } else if states
+            .iter()
+            .all(|s| matches!(s, State::Stop | State::Deleted))
+        {
             states[0]
         } else {
             State::Backup
@@ -191,7 +197,8 @@ impl SyncGroup {
         if new != self.state {
             let from = self.state;
             self.state = new;
-            self.out.push_back(GroupOutput::StateChanged { from, to: new });
+            self.out
+                .push_back(GroupOutput::StateChanged { from, to: new });
         }
     }
 }

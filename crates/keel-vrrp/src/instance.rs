@@ -74,7 +74,10 @@ pub enum Event {
     Startup,
     RxAdvert(RxAdvert),
     /// A tracker reported a new state (see [`crate::track`]).
-    Track { id: TrackId, state: TrackState },
+    Track {
+        id: TrackId,
+        state: TrackState,
+    },
     /// The VRRP interface came up / went down (carrier, admin state, address).
     InterfaceUp,
     InterfaceDown,
@@ -136,34 +139,66 @@ impl fmt::Display for NotifyEvent {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LogEvent {
     /// Entering BACKUP at start-up (`init = true`) or later.
-    EnteringBackup { init: bool },
+    EnteringBackup {
+        init: bool,
+    },
     TransitionToMaster,
     EnteringMaster,
     EnteringFault,
     /// A MASTER yields to a higher priority.
-    HigherPrioAdvert { from: IpAddr, priority: u8, ours: u8 },
+    HigherPrioAdvert {
+        from: IpAddr,
+        priority: u8,
+        ours: u8,
+    },
     /// A MASTER yields to the same priority from a higher address.
-    SamePrioHigherIp { from: IpAddr, priority: u8 },
+    SamePrioHigherIp {
+        from: IpAddr,
+        priority: u8,
+    },
     /// Two address owners: the one with the lower address yields.
-    OwnerConflict { from: IpAddr },
+    OwnerConflict {
+        from: IpAddr,
+    },
     /// A BACKUP ignores a lower priority so that its Master_Down timer expires.
-    LowerPrioDiscarded { from: IpAddr, priority: u8 },
+    LowerPrioDiscarded {
+        from: IpAddr,
+        priority: u8,
+    },
     /// A MASTER heard a lower priority and re-advertises (RFC 9568 §6.4.3).
-    LowerPrioForcingElection { from: IpAddr, priority: u8 },
+    LowerPrioForcingElection {
+        from: IpAddr,
+        priority: u8,
+    },
     BackupRxPriorityZero,
     MasterRxPriorityZero,
     AdvertTimeout,
     ForcingElection,
-    PriorityChanged { from: u8, to: u8 },
+    PriorityChanged {
+        from: u8,
+        to: u8,
+    },
     SentPriorityZero,
     SettingVips,
     RemovingVips,
-    SendingGarps { interface: String, addrs: Vec<IpAddr> },
+    SendingGarps {
+        interface: String,
+        addrs: Vec<IpAddr>,
+    },
     /// VRRPv2: adverts must carry our interval (RFC 3768 §7.1); dropped.
-    IntervalMismatch { from: IpAddr, theirs: Duration, ours: Duration },
+    IntervalMismatch {
+        from: IpAddr,
+        theirs: Duration,
+        ours: Duration,
+    },
     /// VRRPv3 backup adopts the master's interval (RFC 5798 §6.4.2).
-    AdoptingInterval { from: IpAddr, interval: Duration },
-    PreemptDelayStarted { until_ms: u64 },
+    AdoptingInterval {
+        from: IpAddr,
+        interval: Duration,
+    },
+    PreemptDelayStarted {
+        until_ms: u64,
+    },
     /// Sync-group gating: this member wants MASTER but waits for the others.
     WaitingForSyncGroup,
 }
@@ -186,7 +221,11 @@ impl fmt::Display for LogEvent {
             LogEvent::TransitionToMaster => f.write_str("Transition to MASTER STATE"),
             LogEvent::EnteringMaster => f.write_str("Entering MASTER STATE"),
             LogEvent::EnteringFault => f.write_str("Entering FAULT STATE"),
-            LogEvent::HigherPrioAdvert { from, priority, ours } => write!(
+            LogEvent::HigherPrioAdvert {
+                from,
+                priority,
+                ours,
+            } => write!(
                 f,
                 "Received higher prio advert from {from} with priority {priority}, ours {ours}"
             ),
@@ -199,14 +238,21 @@ impl fmt::Display for LogEvent {
                 "address owner conflict: {from} also has priority 255 and a higher address - check the configuration"
             ),
             LogEvent::LowerPrioDiscarded { from, priority } => {
-                write!(f, "received lower priority ({priority}) advert from {from} - discarding")
+                write!(
+                    f,
+                    "received lower priority ({priority}) advert from {from} - discarding"
+                )
             }
             LogEvent::LowerPrioForcingElection { from, priority } => write!(
                 f,
                 "Received lower prio advert ({priority}) from {from}, forcing new election"
             ),
-            LogEvent::BackupRxPriorityZero => f.write_str("Backup received priority 0 advertisement"),
-            LogEvent::MasterRxPriorityZero => f.write_str("Master received priority 0 advertisement"),
+            LogEvent::BackupRxPriorityZero => {
+                f.write_str("Backup received priority 0 advertisement")
+            }
+            LogEvent::MasterRxPriorityZero => {
+                f.write_str("Master received priority 0 advertisement")
+            }
             LogEvent::AdvertTimeout => f.write_str("Receive advertisement timeout"),
             LogEvent::ForcingElection => f.write_str("forcing a new MASTER election"),
             LogEvent::PriorityChanged { from, to } => {
@@ -231,7 +277,10 @@ impl fmt::Display for LogEvent {
                 interval.as_millis()
             ),
             LogEvent::PreemptDelayStarted { until_ms } => {
-                write!(f, "lower priority master seen, preemption delayed for {until_ms}ms")
+                write!(
+                    f,
+                    "lower priority master seen, preemption delayed for {until_ms}ms"
+                )
             }
             LogEvent::WaitingForSyncGroup => {
                 f.write_str("wants MASTER, waiting for the other members of its sync group")
@@ -245,16 +294,29 @@ impl fmt::Display for LogEvent {
 pub enum Action {
     /// Send one advertisement now with these values (the daemon fills in
     /// VRID, version, addresses, authentication).
-    SendAdvert { priority: u8, interval: Duration },
+    SendAdvert {
+        priority: u8,
+        interval: Duration,
+    },
     /// Install VIPs, eVIPs, virtual routes and rules.
     AddVips(VipSet),
     /// Withdraw them (also emitted at start-up to clean up after a crash).
     RemoveVips(VipSet),
     /// Send `count` gratuitous ARPs / unsolicited NAs for each address.
-    SendGarp { addrs: Vec<IpAddr>, count: u32, reason: GarpReason },
+    SendGarp {
+        addrs: Vec<IpAddr>,
+        count: u32,
+        reason: GarpReason,
+    },
     /// Run notify scripts / write FIFO lines.
-    Notify { event: NotifyEvent, priority: u8 },
-    StateChanged { from: State, to: State },
+    Notify {
+        event: NotifyEvent,
+        priority: u8,
+    },
+    StateChanged {
+        from: State,
+        to: State,
+    },
     Log(LogEvent),
 }
 
@@ -348,7 +410,11 @@ impl Instance {
 
     /// Master_Down_Interval as currently computed.
     pub fn master_down_interval(&self) -> Duration {
-        master_down_interval(self.cfg.down_timer_adverts, self.effective_priority, self.master_adver_int)
+        master_down_interval(
+            self.cfg.down_timer_adverts,
+            self.effective_priority,
+            self.master_adver_int,
+        )
     }
 
     /// Skew_Time as currently computed.
@@ -475,7 +541,10 @@ impl Instance {
     }
 
     fn send_advert(&mut self, priority: u8) {
-        self.push(Action::SendAdvert { priority, interval: self.cfg.advert_interval });
+        self.push(Action::SendAdvert {
+            priority,
+            interval: self.cfg.advert_interval,
+        });
     }
 
     fn push_garp(&mut self, b: GarpBurst) {
@@ -483,8 +552,15 @@ impl Instance {
         if addrs.is_empty() || b.count == 0 {
             return;
         }
-        self.push_log(LogEvent::SendingGarps { interface: self.cfg.interface.clone(), addrs: addrs.clone() });
-        self.push(Action::SendGarp { addrs, count: b.count, reason: b.reason });
+        self.push_log(LogEvent::SendingGarps {
+            interface: self.cfg.interface.clone(),
+            addrs: addrs.clone(),
+        });
+        self.push(Action::SendGarp {
+            addrs,
+            count: b.count,
+            reason: b.reason,
+        });
     }
 
     fn set_state(&mut self, to: State) {
@@ -494,7 +570,10 @@ impl Instance {
     }
 
     fn notify(&mut self, event: NotifyEvent) {
-        self.push(Action::Notify { event, priority: self.effective_priority });
+        self.push(Action::Notify {
+            event,
+            priority: self.effective_priority,
+        });
     }
 
     fn notify_state(&mut self) {
@@ -705,9 +784,14 @@ impl Instance {
     }
 
     fn adopt_interval(&mut self, adv: &RxAdvert) {
-        if self.cfg.version == Version::V3 && adv.adver_int != self.master_adver_int && !adv.adver_int.is_zero()
+        if self.cfg.version == Version::V3
+            && adv.adver_int != self.master_adver_int
+            && !adv.adver_int.is_zero()
         {
-            self.push_log(LogEvent::AdoptingInterval { from: adv.src, interval: adv.adver_int });
+            self.push_log(LogEvent::AdoptingInterval {
+                from: adv.src,
+                interval: adv.adver_int,
+            });
             self.master_adver_int = adv.adver_int;
         }
     }
@@ -756,7 +840,10 @@ impl Instance {
             self.wants_master = false;
             self.arm_master_down(now);
         } else {
-            self.push_log(LogEvent::LowerPrioDiscarded { from: adv.src, priority: adv.priority });
+            self.push_log(LogEvent::LowerPrioDiscarded {
+                from: adv.src,
+                priority: adv.priority,
+            });
         }
     }
 
@@ -784,9 +871,16 @@ impl Instance {
                 if ours == OWNER_PRIORITY {
                     self.push_log(LogEvent::OwnerConflict { from: adv.src });
                 }
-                self.push_log(LogEvent::SamePrioHigherIp { from: adv.src, priority: adv.priority });
+                self.push_log(LogEvent::SamePrioHigherIp {
+                    from: adv.src,
+                    priority: adv.priority,
+                });
             } else {
-                self.push_log(LogEvent::HigherPrioAdvert { from: adv.src, priority: adv.priority, ours });
+                self.push_log(LogEvent::HigherPrioAdvert {
+                    from: adv.src,
+                    priority: adv.priority,
+                    ours,
+                });
             }
             self.master_to_backup(now);
             self.adopt_interval(&adv);
@@ -797,7 +891,10 @@ impl Instance {
             // Lower priority (or same priority from a lower address).
             self.notify(NotifyEvent::MasterRxLowerPri);
             if self.cfg.readvertise_on_lower() {
-                self.push_log(LogEvent::LowerPrioForcingElection { from: adv.src, priority: adv.priority });
+                self.push_log(LogEvent::LowerPrioForcingElection {
+                    from: adv.src,
+                    priority: adv.priority,
+                });
                 self.send_advert(ours);
                 if let Some(b) = self.garp.lower_priority(now, &self.cfg.garp) {
                     self.push_garp(b);

@@ -54,7 +54,14 @@ impl TrackConfig {
             TrackKind::File => TrackState::Value(0),
             _ => TrackState::Up,
         };
-        TrackConfig { id, name: name.into(), kind, weight, reverse: false, initial }
+        TrackConfig {
+            id,
+            name: name.into(),
+            kind,
+            weight,
+            reverse: false,
+            initial,
+        }
     }
 
     pub fn reverse(mut self, reverse: bool) -> Self {
@@ -84,10 +91,18 @@ fn effect(cfg: &TrackConfig, state: TrackState) -> Effect {
         (TrackKind::File, TrackState::Value(v)) => {
             let v = if cfg.reverse { v.saturating_neg() } else { v };
             if weight == 0 {
-                if v != 0 { Effect::Fault } else { Effect::Weight(0) }
+                if v != 0 {
+                    Effect::Fault
+                } else {
+                    Effect::Weight(0)
+                }
             } else {
                 let c = v.saturating_mul(weight);
-                if c < FILE_FAULT_BELOW { Effect::Fault } else { Effect::Weight(c) }
+                if c < FILE_FAULT_BELOW {
+                    Effect::Fault
+                } else {
+                    Effect::Weight(c)
+                }
             }
         }
         (_, state) => {
@@ -117,7 +132,9 @@ pub struct Tracking {
 
 impl Tracking {
     pub fn new(configs: &[TrackConfig]) -> Self {
-        Tracking { entries: configs.iter().map(|c| (c.clone(), c.initial)).collect() }
+        Tracking {
+            entries: configs.iter().map(|c| (c.clone(), c.initial)).collect(),
+        }
     }
 
     /// Records a new state; returns whether anything changed. Unknown ids are ignored.
@@ -132,12 +149,17 @@ impl Tracking {
     }
 
     pub fn state(&self, id: TrackId) -> Option<TrackState> {
-        self.entries.iter().find(|(c, _)| c.id == id).map(|(_, s)| *s)
+        self.entries
+            .iter()
+            .find(|(c, _)| c.id == id)
+            .map(|(_, s)| *s)
     }
 
     /// Whether some weight-0 tracker (or an extreme file value) forces FAULT.
     pub fn faulted(&self) -> bool {
-        self.entries.iter().any(|(c, s)| effect(c, *s) == Effect::Fault)
+        self.entries
+            .iter()
+            .any(|(c, s)| effect(c, *s) == Effect::Fault)
     }
 
     /// Sum of the weights currently applied.
@@ -206,7 +228,11 @@ impl ScriptTracker {
             name: name.into(),
             rise: rise.max(1),
             fall: fall.max(1),
-            status: if init_fail { ScriptStatus::Failed } else { ScriptStatus::Init },
+            status: if init_fail {
+                ScriptStatus::Failed
+            } else {
+                ScriptStatus::Init
+            },
             ok_run: 0,
             fail_run: 0,
         }
@@ -236,14 +262,20 @@ impl ScriptTracker {
             self.ok_run = self.ok_run.saturating_add(1);
             if self.status != ScriptStatus::Ok && self.ok_run >= self.rise {
                 self.status = ScriptStatus::Ok;
-                return Some(StatusChange { script: self.name.clone(), ok: true });
+                return Some(StatusChange {
+                    script: self.name.clone(),
+                    ok: true,
+                });
             }
         } else {
             self.ok_run = 0;
             self.fail_run = self.fail_run.saturating_add(1);
             if self.status != ScriptStatus::Failed && self.fail_run >= self.fall {
                 self.status = ScriptStatus::Failed;
-                return Some(StatusChange { script: self.name.clone(), ok: false });
+                return Some(StatusChange {
+                    script: self.name.clone(),
+                    ok: false,
+                });
             }
         }
         None

@@ -54,7 +54,11 @@ fn adverts(actions: &[Action]) -> Vec<u8> {
 }
 
 fn adv(src: &str, priority: u8, secs_cs: u64) -> Event {
-    Event::RxAdvert(RxAdvert { src: ip(src), priority, adver_int: Duration::from_millis(secs_cs * 10) })
+    Event::RxAdvert(RxAdvert {
+        src: ip(src),
+        priority,
+        adver_int: Duration::from_millis(secs_cs * 10),
+    })
 }
 
 fn started(c: InstanceConfig) -> Instance {
@@ -78,13 +82,31 @@ fn master(c: InstanceConfig) -> (Instance, Instant) {
 fn rfc5798_6_1_skew_and_master_down_as_measured() {
     // Probe §5: prio 90 at 1 s -> 3.648 s; prio 100 -> 3.609 s; v3 0.1 s prio 90 -> 0.365 s;
     // the centisecond (scaled) skew is used for v2 too.
-    assert_eq!(skew_time(90, Duration::from_secs(1)), Duration::from_micros(648_437));
-    assert_eq!(master_down_interval(3, 90, Duration::from_secs(1)), Duration::from_micros(3_648_437));
-    assert_eq!(master_down_interval(3, 100, Duration::from_secs(1)), Duration::from_micros(3_609_375));
-    assert_eq!(master_down_interval(3, 90, Duration::from_millis(100)), Duration::from_micros(364_843));
-    assert_eq!(skew_time(100, Duration::from_millis(100)), Duration::from_micros(60_937));
+    assert_eq!(
+        skew_time(90, Duration::from_secs(1)),
+        Duration::from_micros(648_437)
+    );
+    assert_eq!(
+        master_down_interval(3, 90, Duration::from_secs(1)),
+        Duration::from_micros(3_648_437)
+    );
+    assert_eq!(
+        master_down_interval(3, 100, Duration::from_secs(1)),
+        Duration::from_micros(3_609_375)
+    );
+    assert_eq!(
+        master_down_interval(3, 90, Duration::from_millis(100)),
+        Duration::from_micros(364_843)
+    );
+    assert_eq!(
+        skew_time(100, Duration::from_millis(100)),
+        Duration::from_micros(60_937)
+    );
     // down_timer_adverts scales the first term only.
-    assert_eq!(master_down_interval(5, 100, Duration::from_secs(1)), Duration::from_micros(5_609_375));
+    assert_eq!(
+        master_down_interval(5, 100, Duration::from_secs(1)),
+        Duration::from_micros(5_609_375)
+    );
 }
 
 #[test]
@@ -98,7 +120,10 @@ fn rfc5798_6_4_1_non_owner_starts_backup_and_cleans_vips() {
     // keepalived removes leftovers of a crashed run before anything else.
     assert!(matches!(a[1], Action::RemoveVips(_)), "{a:?}");
     assert!(logs(&a).contains(&"Entering BACKUP STATE (init)".to_string()));
-    assert!(a.contains(&Action::Notify { event: NotifyEvent::Backup, priority: 100 }));
+    assert!(a.contains(&Action::Notify {
+        event: NotifyEvent::Backup,
+        priority: 100
+    }));
     assert_eq!(i.poll_timeout(), Some(t(5 + 3_609_375)));
     assert!(adverts(&a).is_empty(), "a backup never advertises");
 }
@@ -116,8 +141,19 @@ fn rfc5798_6_4_1_owner_becomes_master_at_once_advert_first() {
     let adv_pos = pos(&|x| matches!(x, Action::SendAdvert { priority: 255, .. }));
     let vip_pos = pos(&|x| matches!(x, Action::AddVips(_)));
     let garp_pos = pos(&|x| matches!(x, Action::SendGarp { count: 5, .. }));
-    let notify_pos = pos(&|x| matches!(x, Action::Notify { event: NotifyEvent::Master, .. }));
-    assert!(adv_pos < vip_pos && vip_pos < garp_pos && garp_pos < notify_pos, "{a:?}");
+    let notify_pos = pos(&|x| {
+        matches!(
+            x,
+            Action::Notify {
+                event: NotifyEvent::Master,
+                ..
+            }
+        )
+    });
+    assert!(
+        adv_pos < vip_pos && vip_pos < garp_pos && garp_pos < notify_pos,
+        "{a:?}"
+    );
     assert_eq!(i.poll_timeout(), Some(t(1 + SEC)));
 }
 
@@ -133,7 +169,14 @@ fn rfc5798_6_4_2_master_down_expiry_exactly_at_interval() {
     let a = drain(&mut i);
     assert_eq!(i.state(), State::Master);
     let l = logs(&a);
-    assert_eq!(&l[..3], ["Receive advertisement timeout", "Transition to MASTER STATE", "Entering MASTER STATE"]);
+    assert_eq!(
+        &l[..3],
+        [
+            "Receive advertisement timeout",
+            "Transition to MASTER STATE",
+            "Entering MASTER STATE"
+        ]
+    );
     assert!(l.contains(&"setting protocol VIPs.".to_string()));
     assert!(l.contains(&"Sending gratuitous ARPs on eth0 for 192.0.2.50".to_string()));
 }
@@ -157,7 +200,10 @@ fn keepalived_backup_discards_lower_priority_without_resetting_timer() {
     let deadline = i.poll_timeout().unwrap();
     i.handle(t(SEC), adv("192.0.2.2", 90, 100));
     let a = drain(&mut i);
-    assert_eq!(logs(&a), ["received lower priority (90) advert from 192.0.2.2 - discarding"]);
+    assert_eq!(
+        logs(&a),
+        ["received lower priority (90) advert from 192.0.2.2 - discarding"]
+    );
     assert_eq!(i.poll_timeout(), Some(deadline));
 }
 
@@ -165,7 +211,11 @@ fn keepalived_backup_discards_lower_priority_without_resetting_timer() {
 fn rfc5798_6_4_2_accepts_equal_or_higher_and_resets_timer() {
     let mut i = started(cfg(100, "192.0.2.2"));
     i.handle(t(SEC), adv("192.0.2.1", 100, 100));
-    assert_eq!(i.poll_timeout(), Some(t(SEC + 3_609_375)), "equal priority is accepted whatever the address");
+    assert_eq!(
+        i.poll_timeout(),
+        Some(t(SEC + 3_609_375)),
+        "equal priority is accepted whatever the address"
+    );
     assert_eq!(i.master_ip(), Some(ip("192.0.2.1")));
     i.handle(t(2 * SEC), adv("192.0.2.3", 200, 100));
     assert_eq!(i.poll_timeout(), Some(t(2 * SEC + 3_609_375)));
@@ -205,7 +255,13 @@ fn keepalived_preempt_delay_window() {
     i.handle(t(2 * SEC), adv("192.0.2.3", 150, 100));
     i.handle(t(3 * SEC), adv("192.0.2.2", 90, 100));
     let l = logs(&drain(&mut i));
-    assert_eq!(l.iter().filter(|l| l.contains("preemption delayed")).count(), 2, "{l:?}");
+    assert_eq!(
+        l.iter()
+            .filter(|l| l.contains("preemption delayed"))
+            .count(),
+        2,
+        "{l:?}"
+    );
 }
 
 #[test]
@@ -220,7 +276,10 @@ fn rfc5798_6_4_2_v3_backup_adopts_master_interval_and_reverts_as_master() {
     i.handle_timeout(t(SEC + 1_804_687));
     let a = drain(&mut i);
     assert_eq!(i.state(), State::Master);
-    assert!(a.contains(&Action::SendAdvert { priority: 100, interval: Duration::from_secs(1) }));
+    assert!(a.contains(&Action::SendAdvert {
+        priority: 100,
+        interval: Duration::from_secs(1)
+    }));
     assert_eq!(i.master_adver_int(), Duration::from_secs(1));
 }
 
@@ -260,8 +319,14 @@ fn rfc5798_6_4_3_master_yields_to_higher_priority_at_once() {
         ]
     );
     assert!(adverts(&a).is_empty());
-    assert!(a.contains(&Action::Notify { event: NotifyEvent::Backup, priority: 90 }));
-    assert_eq!(i.poll_timeout(), Some(now + Duration::from_micros(3_648_437)));
+    assert!(a.contains(&Action::Notify {
+        event: NotifyEvent::Backup,
+        priority: 90
+    }));
+    assert_eq!(
+        i.poll_timeout(),
+        Some(now + Duration::from_micros(3_648_437))
+    );
 }
 
 #[test]
@@ -271,7 +336,10 @@ fn keepalived_higher_prio_send_advert_advertises_before_yielding() {
     let (mut i, at) = master(c);
     i.handle(at + Duration::from_millis(1), adv("192.0.2.1", 100, 100));
     let a = drain(&mut i);
-    assert!(matches!(a[0], Action::SendAdvert { priority: 90, .. }), "{a:?}");
+    assert!(
+        matches!(a[0], Action::SendAdvert { priority: 90, .. }),
+        "{a:?}"
+    );
     assert_eq!(i.state(), State::Backup);
 }
 
@@ -281,12 +349,19 @@ fn rfc5798_6_4_3_equal_priority_tiebreak_by_primary_address() {
     low.handle(at, adv("192.0.2.2", 100, 100));
     let l = logs(&drain(&mut low));
     assert_eq!(low.state(), State::Backup);
-    assert!(l[0].contains("same priority 100 but higher IP address"), "{l:?}");
+    assert!(
+        l[0].contains("same priority 100 but higher IP address"),
+        "{l:?}"
+    );
 
     let (mut high, at) = master(cfg(100, "192.0.2.2"));
     high.handle(at, adv("192.0.2.1", 100, 100));
     assert_eq!(high.state(), State::Master);
-    assert_eq!(adverts(&drain(&mut high)), [100], "equal priority from a lower address counts as lower");
+    assert_eq!(
+        adverts(&drain(&mut high)),
+        [100],
+        "equal priority from a lower address counts as lower"
+    );
 }
 
 #[test]
@@ -297,8 +372,18 @@ fn rfc9568_6_4_3_master_readvertises_on_lower_priority() {
     let a = drain(&mut i);
     assert_eq!(i.state(), State::Master);
     assert_eq!(adverts(&a), [100]);
-    assert!(a.contains(&Action::Notify { event: NotifyEvent::MasterRxLowerPri, priority: 100 }));
-    assert!(a.iter().any(|x| matches!(x, Action::SendGarp { reason: GarpReason::LowerPriority, count: 5, .. })));
+    assert!(a.contains(&Action::Notify {
+        event: NotifyEvent::MasterRxLowerPri,
+        priority: 100
+    }));
+    assert!(a.iter().any(|x| matches!(
+        x,
+        Action::SendGarp {
+            reason: GarpReason::LowerPriority,
+            count: 5,
+            ..
+        }
+    )));
 
     // Strict mode keeps the pre-9568 rule: no re-advert.
     let mut c = cfg(100, "192.0.2.1");
@@ -322,7 +407,10 @@ fn keepalived_owner_vs_owner_lower_address_yields() {
     low.handle(t(10), adv("192.0.2.2", 255, 100));
     let a = drain(&mut low);
     assert_eq!(low.state(), State::Backup);
-    assert!(matches!(&a[0], Action::Log(LogEvent::OwnerConflict { .. })), "{a:?}");
+    assert!(
+        matches!(&a[0], Action::Log(LogEvent::OwnerConflict { .. })),
+        "{a:?}"
+    );
 }
 
 #[test]
@@ -333,16 +421,26 @@ fn keepalived_interface_down_faults_master_with_priority_zero() {
     assert_eq!(i.state(), State::Fault);
     assert_eq!(
         logs(&a),
-        ["Entering FAULT STATE", "sent 0 priority", "removing protocol VIPs."]
+        [
+            "Entering FAULT STATE",
+            "sent 0 priority",
+            "removing protocol VIPs."
+        ]
     );
     assert_eq!(adverts(&a), [0]);
-    assert!(a.contains(&Action::Notify { event: NotifyEvent::Fault, priority: 100 }));
+    assert!(a.contains(&Action::Notify {
+        event: NotifyEvent::Fault,
+        priority: 100
+    }));
     assert_eq!(i.poll_timeout(), None);
     // Link up: BACKUP with a full Master_Down wait (probe: 3.612 s).
     i.handle(at + Duration::from_secs(5), Event::InterfaceUp);
     drain(&mut i);
     assert_eq!(i.state(), State::Backup);
-    assert_eq!(i.poll_timeout(), Some(at + Duration::from_secs(5) + Duration::from_micros(3_609_375)));
+    assert_eq!(
+        i.poll_timeout(),
+        Some(at + Duration::from_secs(5) + Duration::from_micros(3_609_375))
+    );
 }
 
 #[test]
@@ -361,8 +459,14 @@ fn keepalived_graceful_stop_sends_priority_zero_then_stops() {
     let a = drain(&mut i);
     assert_eq!(adverts(&a), [0]);
     assert!(a.iter().any(|x| matches!(x, Action::RemoveVips(_))));
-    assert!(a.contains(&Action::StateChanged { from: State::Master, to: State::Stop }));
-    assert!(a.contains(&Action::Notify { event: NotifyEvent::Stop, priority: 100 }));
+    assert!(a.contains(&Action::StateChanged {
+        from: State::Master,
+        to: State::Stop
+    }));
+    assert!(a.contains(&Action::Notify {
+        event: NotifyEvent::Stop,
+        priority: 100
+    }));
     i.handle(at, adv("192.0.2.2", 200, 100));
     i.handle_timeout(at + Duration::from_secs(10));
     assert!(drain(&mut i).is_empty(), "a stopped instance is inert");
@@ -384,14 +488,21 @@ fn keepalived_garp_schedule() {
             }
         }
     }
-    assert_eq!(garps, [(Duration::from_secs(5), 5, GarpReason::MasterDelay)]);
+    assert_eq!(
+        garps,
+        [(Duration::from_secs(5), 5, GarpReason::MasterDelay)]
+    );
 
     // Leaving MASTER within 5 s cancels the second burst.
     let (mut i, at) = master(cfg(90, "192.0.2.2"));
     i.handle(at + Duration::from_secs(2), adv("192.0.2.1", 100, 100));
     drain(&mut i);
     i.handle_timeout(at + Duration::from_secs(5));
-    assert!(!drain(&mut i).iter().any(|a| matches!(a, Action::SendGarp { .. })));
+    assert!(
+        !drain(&mut i)
+            .iter()
+            .any(|a| matches!(a, Action::SendGarp { .. }))
+    );
 
     // garp_master_refresh: periodic bursts of refresh_repeat.
     let mut c = cfg(100, "192.0.2.1");
@@ -404,12 +515,20 @@ fn keepalived_garp_schedule() {
         now = i.poll_timeout().unwrap();
         i.handle_timeout(now);
         for a in drain(&mut i) {
-            if let Action::SendGarp { count: 2, reason: GarpReason::Refresh, .. } = a {
+            if let Action::SendGarp {
+                count: 2,
+                reason: GarpReason::Refresh,
+                ..
+            } = a
+            {
                 refreshes.push(now - at);
             }
         }
     }
-    assert_eq!(refreshes, [Duration::from_secs(30), Duration::from_secs(60)]);
+    assert_eq!(
+        refreshes,
+        [Duration::from_secs(30), Duration::from_secs(60)]
+    );
 }
 
 #[test]
@@ -429,30 +548,57 @@ fn keepalived_master_advertises_every_interval() {
 #[test]
 fn keepalived_tracking_changes_effective_priority_and_skew() {
     let mut c = cfg(100, "192.0.2.1");
-    c.tracks.push(TrackConfig::new(7, "chk_down", TrackKind::Script, -5));
+    c.tracks
+        .push(TrackConfig::new(7, "chk_down", TrackKind::Script, -5));
     let (mut i, at) = master(c);
-    i.handle(at, Event::Track { id: 7, state: TrackState::Down });
+    i.handle(
+        at,
+        Event::Track {
+            id: 7,
+            state: TrackState::Down,
+        },
+    );
     let a = drain(&mut i);
     assert_eq!(logs(&a), ["Changing effective priority from 100 to 95"]);
     assert_eq!(i.effective_priority(), 95);
     let now = i.poll_timeout().unwrap();
     i.handle_timeout(now);
-    assert_eq!(adverts(&drain(&mut i)), [95], "adverts carry the effective priority");
+    assert_eq!(
+        adverts(&drain(&mut i)),
+        [95],
+        "adverts carry the effective priority"
+    );
     // As BACKUP the skew uses the effective priority.
     i.handle(now, adv("192.0.2.2", 98, 100));
     drain(&mut i);
-    assert_eq!(i.master_down_interval(), Duration::from_micros(3_000_000 + 628_906));
+    assert_eq!(
+        i.master_down_interval(),
+        Duration::from_micros(3_000_000 + 628_906)
+    );
 }
 
 #[test]
 fn keepalived_weight_zero_tracker_faults_and_recovers() {
     let mut c = cfg(100, "192.0.2.1");
-    c.tracks.push(TrackConfig::new(1, "eth1", TrackKind::Interface, 0));
+    c.tracks
+        .push(TrackConfig::new(1, "eth1", TrackKind::Interface, 0));
     let (mut i, at) = master(c);
-    i.handle(at, Event::Track { id: 1, state: TrackState::Down });
+    i.handle(
+        at,
+        Event::Track {
+            id: 1,
+            state: TrackState::Down,
+        },
+    );
     assert_eq!(adverts(&drain(&mut i)), [0]);
     assert_eq!(i.state(), State::Fault);
-    i.handle(at, Event::Track { id: 1, state: TrackState::Up });
+    i.handle(
+        at,
+        Event::Track {
+            id: 1,
+            state: TrackState::Up,
+        },
+    );
     drain(&mut i);
     assert_eq!(i.state(), State::Backup);
 }
@@ -460,23 +606,49 @@ fn keepalived_weight_zero_tracker_faults_and_recovers() {
 #[test]
 fn keepalived_owner_is_immune_to_weights() {
     let mut c = cfg(255, "192.0.2.1");
-    c.tracks.push(TrackConfig::new(1, "chk", TrackKind::Script, -50));
+    c.tracks
+        .push(TrackConfig::new(1, "chk", TrackKind::Script, -50));
     let mut i = started(c);
-    i.handle(t(0), Event::Track { id: 1, state: TrackState::Down });
+    i.handle(
+        t(0),
+        Event::Track {
+            id: 1,
+            state: TrackState::Down,
+        },
+    );
     assert_eq!(i.effective_priority(), 255);
 }
 
 #[test]
 fn keepalived_backup_outranking_master_logs_forced_election() {
     let mut c = cfg(100, "192.0.2.1");
-    c.tracks.push(TrackConfig::new(1, "chk_down", TrackKind::Script, -5));
+    c.tracks
+        .push(TrackConfig::new(1, "chk_down", TrackKind::Script, -5));
     let mut i = started(c);
-    i.handle(t(0), Event::Track { id: 1, state: TrackState::Down });
+    i.handle(
+        t(0),
+        Event::Track {
+            id: 1,
+            state: TrackState::Down,
+        },
+    );
     i.handle(t(SEC), adv("192.0.2.2", 98, 100));
     drain(&mut i);
-    i.handle(t(2 * SEC), Event::Track { id: 1, state: TrackState::Up });
+    i.handle(
+        t(2 * SEC),
+        Event::Track {
+            id: 1,
+            state: TrackState::Up,
+        },
+    );
     let l = logs(&drain(&mut i));
-    assert_eq!(l, ["Changing effective priority from 95 to 100", "forcing a new MASTER election"]);
+    assert_eq!(
+        l,
+        [
+            "Changing effective priority from 95 to 100",
+            "forcing a new MASTER election"
+        ]
+    );
 }
 
 #[test]
@@ -517,7 +689,10 @@ fn keepalived_sync_group_waits_for_every_member() {
     let out = group_outputs(&mut g);
     assert_eq!(g.member(0).unwrap().state(), State::Master);
     assert_eq!(g.member(1).unwrap().state(), State::Master);
-    assert!(out.contains(&GroupOutput::StateChanged { from: State::Backup, to: State::Master }));
+    assert!(out.contains(&GroupOutput::StateChanged {
+        from: State::Backup,
+        to: State::Master
+    }));
 }
 
 #[test]
