@@ -13,6 +13,19 @@ impl Drop for Reaped {
     }
 }
 
+/// Until exec completes a child still carries the test binary's name.
+fn wait_for_name(pid: u32, name: &str) {
+    let comm = format!("/proc/{pid}/comm");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while std::fs::read_to_string(&comm).unwrap_or_default().trim() != name {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "child never became {name}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
 #[test]
 fn writes_our_pid_and_removes_it_on_drop() {
     let dir = tempfile::tempdir().unwrap();
@@ -56,6 +69,16 @@ fn a_live_keepalived_named_process_in_the_file_refuses_start() {
             .spawn()
             .unwrap(),
     );
+    // Until exec completes the child still carries our name.
+    let comm = format!("/proc/{}/comm", child.0.id());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    while std::fs::read_to_string(&comm).unwrap_or_default().trim() != "keepalived" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "child never became keepalived"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
     let path = dir.path().join("keepalived.pid");
     std::fs::write(&path, format!("{}\n", child.0.id())).unwrap();
     match PidFile::create(&path) {
@@ -81,6 +104,7 @@ fn stale_pid_files_are_taken_over() {
 
     // A pid reused by an unrelated program after a crash.
     let other = Reaped(Command::new("sleep").arg("30").spawn().unwrap());
+    wait_for_name(other.0.id(), "sleep");
     std::fs::write(&path, format!("{}\n", other.0.id())).unwrap();
     let _pf = PidFile::create(&path).unwrap();
     assert_eq!(read_pid(&path), Some(std::process::id() as i32));

@@ -162,14 +162,14 @@ async fn dropping_the_future_kills_the_script() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrency_is_bounded() {
-    let script = Script::parse("sleep 0.3").unwrap();
+    let script = Script::parse("sleep 0.5").unwrap();
     let opts = RunOptions::default();
     let r = ScriptRunner::new(1);
     let start = Instant::now();
     let (a, b) = tokio::join!(r.run(&script, &[], &opts), r.run(&script, &[], &opts));
     assert!(a.success() && b.success());
     assert!(
-        start.elapsed() >= Duration::from_millis(590),
+        start.elapsed() >= Duration::from_millis(990),
         "two scripts ran at once with a limit of one"
     );
 
@@ -177,7 +177,7 @@ async fn concurrency_is_bounded() {
     let start = Instant::now();
     let (a, b) = tokio::join!(r.run(&script, &[], &opts), r.run(&script, &[], &opts));
     assert!(a.success() && b.success());
-    assert!(start.elapsed() < Duration::from_millis(590));
+    assert!(start.elapsed() < Duration::from_millis(990));
 }
 
 #[tokio::test]
