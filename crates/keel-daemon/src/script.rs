@@ -472,7 +472,17 @@ impl ScriptRunner {
                 };
             }
         };
-        run_script(&self.shell, script, extra_args, options).await
+        let outcome = run_script(&self.shell, script, extra_args, options).await;
+        // Callers log failures at the level their feature needs (a tracked
+        // script failing every second must not flood the log); the detail
+        // is always available with -D.
+        if !outcome.success() {
+            match outcome.stderr() {
+                Some(err) => tracing::debug!("Script {} {}: {}", script.line(), outcome, err),
+                None => tracing::debug!("Script {} {}", script.line(), outcome),
+            }
+        }
+        outcome
     }
 }
 
