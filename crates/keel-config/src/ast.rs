@@ -20,7 +20,12 @@ pub struct Span {
 
 impl std::fmt::Display for Span {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}:{}:{}", self.file.display(), self.line, self.col)
+        // Line 0 marks a finding about the file as a whole (host checks).
+        match (self.line, self.col) {
+            (0, _) => write!(f, "{}", self.file.display()),
+            (l, 0) => write!(f, "{}:{l}", self.file.display()),
+            (l, c) => write!(f, "{}:{l}:{c}", self.file.display()),
+        }
     }
 }
 

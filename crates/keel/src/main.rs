@@ -1,1 +1,105 @@
-fn main() {}
+//! The `keel` binary.
+
+mod check;
+mod cli;
+
+use clap::Parser;
+use cli::{Cli, Command};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let code = match cli.command {
+        Some(Command::Check(a)) => check::run(&check::CheckOptions {
+            file: &a.file,
+            strict: a.strict,
+            offline: a.offline,
+            config_id: a.config_id,
+            json: a.json,
+        }),
+        Some(Command::Config(a)) => print_config(&a),
+        None => keepalived_mode(&cli.keepalived),
+    };
+    ExitCode::from(u8::try_from(code).unwrap_or(1))
+}
+
+fn print_config(a: &cli::ConfigArgs) -> i32 {
+    match check::load(&a.file, a.config_id.clone()) {
+        Ok((config, diags)) => {
+            for d in &diags.items {
+                eprintln!("{d}");
+            }
+            if a.canonical {
+                print!("{}", keel_config::to_keepalived_conf(&config));
+            } else {
+                match serde_json::to_string_pretty(&config) {
+                    Ok(s) => println!("{s}"),
+                    Err(e) => {
+                        eprintln!("keel config: {e}");
+                        return 1;
+                    }
+                }
+            }
+            if diags.has_errors() {
+                check::exit::ERRORS
+            } else {
+                0
+            }
+        }
+        Err(msg) => {
+            eprintln!("{msg}");
+            check::exit::CANNOT_RUN
+        }
+    }
+}
+
+/// `keel` called with keepalived's flags.
+fn keepalived_mode(flags: &cli::KeepalivedFlags) -> i32 {
+    if flags.version {
+        println!("keel {} (keepalived-compatible)", env!("CARGO_PKG_VERSION"));
+        return 0;
+    }
+    if let Some(name) = &flags.signum {
+        return match cli::signum(name) {
+            Some(n) => {
+                println!("{n}");
+                0
+            }
+            None => {
+                eprintln!("Unknown sigfunc {name}");
+                1
+            }
+        };
+    }
+    let file = flags
+        .use_file
+        .clone()
+        .unwrap_or_else(|| PathBuf::from(cli::DEFAULT_CONFIG));
+    if let Some(t) = &flags.config_test {
+        let file = if t.is_empty() { file } else { PathBuf::from(t) };
+        return check::run(&check::CheckOptions {
+            file: &file,
+            strict: false,
+            offline: false,
+            config_id: flags.config_id.clone(),
+            json: false,
+        });
+    }
+    let unsupported = flags.unsupported();
+    if !unsupported.is_empty() {
+        eprintln!(
+            "keel: accepted for compatibility, not acted on: {}",
+            unsupported.join(", ")
+        );
+    }
+    run_daemon(flags, file)
+}
+
+fn run_daemon(_flags: &cli::KeepalivedFlags, file: PathBuf) -> i32 {
+    eprintln!(
+        "keel: daemon mode is not available in this build (config {})",
+        file.display()
+    );
+    1
+}

@@ -1,0 +1,199 @@
+//! `keel check` / `keel -t` / `keel config`: exit codes as keepalived's `-t`,
+//! diagnostics naming file:line and keyword.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn keel() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_keel"))
+}
+
+struct TempDir(PathBuf);
+impl TempDir {
+    fn new(tag: &str) -> TempDir {
+        let p = std::env::temp_dir().join(format!("keel-cli-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).unwrap();
+        TempDir(p)
+    }
+    fn write(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.0.join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+}
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn run(args: &[&str]) -> (i32, String, String) {
+    let out = keel().args(args).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn seed(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/seed")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+const GOOD: &str = "vrrp_instance VI_1 {\n state MASTER\n interface lo\n virtual_router_id 51\n priority 100\n virtual_ipaddress {\n 192.0.2.111\n }\n}\n";
+
+#[test]
+fn good_config_exits_zero() {
+    let d = TempDir::new("good");
+    let f = d.write("k.conf", GOOD);
+    let (code, out, _) = run(&["check", "-f", f.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("configuration OK"));
+}
+
+#[test]
+fn missing_file_cannot_run() {
+    let (code, _, err) = run(&["check", "-f", "/nonexistent/keel/keepalived.conf"]);
+    assert_eq!(code, 4);
+    assert!(err.contains("/nonexistent/keel/keepalived.conf"), "{err}");
+}
+
+#[test]
+fn typo_warns_with_suggestion_and_strict_fails() {
+    let d = TempDir::new("typo");
+    let f = d.write("k.conf", &GOOD.replace("priority 100", "priorty 100"));
+    let f = f.to_str().unwrap();
+    let (code, _, err) = run(&["check", "--offline", "-f", f]);
+    assert_eq!(code, 0, "a typo is a warning, as in keepalived: {err}");
+    assert!(err.contains(&format!("{f}:5")), "names file:line: {err}");
+    assert!(err.contains("priorty") && err.contains("priority"), "{err}");
+    let (code, _, _) = run(&["check", "--offline", "--strict", "-f", f]);
+    assert_eq!(code, 5);
+}
+
+#[test]
+fn out_of_range_vrid_is_an_error() {
+    let d = TempDir::new("vrid");
+    let f = d.write(
+        "k.conf",
+        &GOOD.replace("virtual_router_id 51", "virtual_router_id 256"),
+    );
+    let (code, _, err) = run(&["check", "--offline", "-f", f.to_str().unwrap()]);
+    assert_eq!(code, 5, "{err}");
+    assert!(
+        err.contains("virtual_router_id") && err.contains(":4"),
+        "{err}"
+    );
+}
+
+#[test]
+fn missing_interface_is_a_host_error_unless_offline() {
+    let d = TempDir::new("iface");
+    let f = d.write(
+        "k.conf",
+        &GOOD.replace("interface lo", "interface keelnoif0"),
+    );
+    let f = f.to_str().unwrap();
+    let (code, _, err) = run(&["check", "-f", f]);
+    assert_eq!(code, 5, "{err}");
+    assert!(err.contains("keelnoif0"), "{err}");
+    let (code, _, _) = run(&["check", "--offline", "-f", f]);
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn missing_script_is_a_host_error() {
+    let d = TempDir::new("script");
+    let text = format!(
+        "global_defs {{\n enable_script_security\n}}\n{}",
+        GOOD.replace(
+            "priority 100",
+            "priority 100\n notify_master \"/nonexistent/notify.sh master\""
+        )
+    );
+    let f = d.write("k.conf", &text);
+    let (code, _, err) = run(&["check", "-f", f.to_str().unwrap()]);
+    assert_eq!(code, 5, "{err}");
+    assert!(err.contains("/nonexistent/notify.sh"), "{err}");
+}
+
+#[test]
+fn scripts_without_script_security_exit_six() {
+    let (code, _, err) = run(&["check", "-f", &seed("s4-node1.conf")]);
+    assert_eq!(code, 6, "{err}");
+    assert!(err.contains("SECURITY VIOLATION"), "{err}");
+}
+
+#[test]
+fn keepalived_t_flag_matches_check() {
+    let d = TempDir::new("t");
+    let f = d.write("k.conf", GOOD);
+    let (code, _, _) = run(&["-t", "-f", f.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    let (code, _, _) = run(&[&format!("--config-test={}", "/nonexistent/x.conf")]);
+    assert_eq!(code, 4);
+}
+
+#[test]
+fn config_json_has_defaults() {
+    let d = TempDir::new("json");
+    let f = d.write("k.conf", GOOD);
+    let (code, out, _) = run(&["config", "--json", "-f", f.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let inst = &v["vrrp_instances"][0];
+    assert_eq!(inst["virtual_router_id"], 51);
+    assert_eq!(inst["version"], 2, "keepalived's default vrrp_version");
+    assert_eq!(inst["garp_master_repeat"], 5);
+}
+
+#[test]
+fn seed_configs_check_offline() {
+    for name in [
+        "s1-node1.conf",
+        "s1-node2.conf",
+        "s1-node1-oneline.conf",
+        "s2-node1.conf",
+        "s3-node1.conf",
+        "s7-node2.conf",
+    ] {
+        let (code, _, err) = run(&["check", "--offline", "-f", &seed(name)]);
+        assert_eq!(code, 0, "{name}: {err}");
+    }
+}
+
+#[test]
+fn keepalived_flags_are_accepted() {
+    let (code, out, _) = run(&["-v"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("keel"));
+    let (code, out, _) = run(&["--signum=RELOAD"]);
+    assert_eq!((code, out.trim()), (0, "1"));
+    // A typical unit-file command line parses (config test so nothing runs).
+    let d = TempDir::new("flags");
+    let f = d.write("k.conf", GOOD);
+    let (code, _, err) = run(&[
+        "-D",
+        "-l",
+        "-n",
+        "-G",
+        "-P",
+        "-p",
+        "/tmp/x.pid",
+        "-r",
+        "/tmp/y.pid",
+        "-c",
+        "/tmp/z.pid",
+        "-S",
+        "0",
+        "-t",
+        "-f",
+        f.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+}
