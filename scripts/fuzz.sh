@@ -6,7 +6,8 @@
 # Needs `cargo install cargo-fuzz`. Only a stable toolchain is assumed:
 # RUSTC_BOOTSTRAP=1 lets it accept the nightly-only sanitizer flags that
 # cargo-fuzz passes. Targets are discovered from fuzz/Cargo.toml, so adding a
-# [[bin]] there is all a new target needs. Crashes land in fuzz/artifacts/<target>/.
+# [[bin]] there is all a new target needs (optional seed inputs go in
+# fuzz/seeds/<target>/). Crashes land in fuzz/artifacts/<target>/.
 set -euo pipefail
 
 secs="${1:-60}"
@@ -31,9 +32,11 @@ fi
 status=0
 for t in "${targets[@]}"; do
     mkdir -p "corpus/$t"
+    dirs=("corpus/$t")
+    if [ -d "seeds/$t" ]; then dirs+=("seeds/$t"); fi
     echo "== fuzzing $t for ${secs}s"
     # -rss_limit_mb makes a runaway allocation a reported failure, not an OOM kill.
-    if ! cargo fuzz run "$t" "corpus/$t" -- -max_total_time="$secs" -rss_limit_mb=2048 "$@"; then
+    if ! cargo fuzz run "$t" "${dirs[@]}" -- -max_total_time="$secs" -rss_limit_mb=2048 "$@"; then
         echo "!! $t found a failure (see fuzz/artifacts/$t/)" >&2
         status=1
     fi

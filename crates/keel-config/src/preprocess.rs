@@ -48,6 +48,9 @@ pub struct Limits {
     pub max_block_depth: usize,
     /// Alternatives one `{a,b}` include pattern may expand to.
     pub max_brace_alternatives: usize,
+    /// Macro replacements in total (`${A}${A}` chains grow exponentially
+    /// even when the text stays short).
+    pub max_expansions: usize,
 }
 
 impl Default for Limits {
@@ -63,6 +66,7 @@ impl Default for Limits {
             max_total_bytes: 256 << 20,
             max_block_depth: lexer::DEFAULT_MAX_BLOCK_DEPTH,
             max_brace_alternatives: 1024,
+            max_expansions: 50_000_000,
         }
     }
 }
@@ -248,6 +252,44 @@ impl Origin {
     }
 }
 
+/// The successive values of a generator's variable(s).
+enum Values {
+    Seq {
+        next: i128,
+        step: i128,
+        left: i128,
+        hex: bool,
+    },
+    List(std::vec::IntoIter<Vec<String>>),
+}
+
+impl Iterator for Values {
+    type Item = Vec<String>;
+    fn next(&mut self) -> Option<Vec<String>> {
+        match self {
+            Values::Seq {
+                next,
+                step,
+                left,
+                hex,
+            } => {
+                if *left <= 0 {
+                    return None;
+                }
+                let v = *next;
+                *next += *step;
+                *left -= 1;
+                Some(vec![if *hex {
+                    format!("{v:x}")
+                } else {
+                    v.to_string()
+                }])
+            }
+            Values::List(it) => it.next(),
+        }
+    }
+}
+
 /// A multi-line macro met at the end of a line: the text so far is followed by
 /// the macro's first line, and its other lines come after.
 struct MultiHit {
@@ -274,8 +316,14 @@ struct Pre<'a> {
     toks: Vec<Tok>,
     diags: Diagnostics,
     files: Vec<PathBuf>,
-    lines_out: usize,
-    bytes_out: usize,
+    /// Logical lines and bytes processed so far (whether or not they produce
+    /// output: a generator whose lines are all `@other` still costs time).
+    work_lines: usize,
+    work_bytes: usize,
+    /// Macro replacements so far.
+    expansions: usize,
+    /// `feed` calls currently on the stack, across includes.
+    nest: usize,
     rng: u64,
 }
 
@@ -478,27 +526,37 @@ fn include_kind(word: &str) -> Option<IncludeKind> {
 
 /// Splits an include line's argument into patterns: blank-separated words,
 /// double quotes grouping (and removed), braces kept for expansion.
-fn split_patterns(text: &str, base_col: usize) -> Vec<(String, usize)> {
+struct PatternWord {
+    text: String,
+    col: usize,
+    /// Byte offset of the word in the argument text.
+    at: usize,
+    quoted: bool,
+}
+
+fn split_patterns(text: &str, base_col: usize) -> Vec<PatternWord> {
     let mut out = Vec::new();
-    let mut cur = String::new();
-    let mut start = None;
+    let mut cur: Option<PatternWord> = None;
     let mut quote = false;
-    for (col, c) in text.chars().enumerate() {
+    for (col, (at, c)) in text.char_indices().enumerate() {
+        if !quote && is_blank(c) {
+            out.extend(cur.take());
+            continue;
+        }
+        let w = cur.get_or_insert_with(|| PatternWord {
+            text: String::new(),
+            col: base_col + col,
+            at,
+            quoted: false,
+        });
         if c == '"' {
             quote = !quote;
-            start.get_or_insert(col);
-        } else if !quote && is_blank(c) {
-            if let Some(s) = start.take() {
-                out.push((std::mem::take(&mut cur), base_col + s));
-            }
+            w.quoted = true;
         } else {
-            cur.push(c);
-            start.get_or_insert(col);
+            w.text.push(c);
         }
     }
-    if let Some(s) = start {
-        out.push((cur, base_col + s));
-    }
+    out.extend(cur);
     out
 }
 
@@ -514,8 +572,10 @@ impl<'a> Pre<'a> {
             toks: Vec::new(),
             diags: Diagnostics::default(),
             files: Vec::new(),
-            lines_out: 0,
-            bytes_out: 0,
+            work_lines: 0,
+            work_bytes: 0,
+            expansions: 0,
+            nest: 0,
             rng: opts.random_seed,
         }
     }
@@ -565,7 +625,7 @@ impl<'a> Pre<'a> {
             if line.trim_start_matches(is_blank).is_empty() {
                 continue;
             }
-            self.feed(line, cont, &origin, 0)?;
+            self.feed(line, cont, &origin)?;
         }
         self.finish_pending();
         self.stack.pop();
@@ -587,14 +647,8 @@ impl<'a> Pre<'a> {
     }
 
     /// Processes one logical line (steps 2-6 of the module docs).
-    fn feed(
-        &mut self,
-        mut text: String,
-        cont: bool,
-        origin: &Origin,
-        depth: usize,
-    ) -> Result<(), ConfigError> {
-        if depth > self.opts.limits.max_nesting {
+    fn feed(&mut self, text: String, cont: bool, origin: &Origin) -> Result<(), ConfigError> {
+        if self.nest >= self.opts.limits.max_nesting {
             let col = text.len() - text.trim_start_matches(is_blank).len();
             return Err(ConfigError::NestingTooDeep {
                 span: origin.span(col),
@@ -602,6 +656,42 @@ impl<'a> Pre<'a> {
                 limit: self.opts.limits.max_nesting,
             });
         }
+        self.charge(text.len(), origin, &text)?;
+        self.nest += 1;
+        let r = self.feed_inner(text, cont, origin);
+        self.nest -= 1;
+        r
+    }
+
+    /// Accounts for one line of work; errors once the limits are passed.
+    fn charge(&mut self, len: usize, origin: &Origin, text: &str) -> Result<(), ConfigError> {
+        self.work_lines += 1;
+        self.work_bytes += len;
+        let l = &self.opts.limits;
+        let over = if self.work_lines > l.max_lines {
+            Some(("lines", l.max_lines))
+        } else if self.work_bytes > l.max_total_bytes {
+            Some(("bytes", l.max_total_bytes))
+        } else {
+            None
+        };
+        match over {
+            Some((what, limit)) => Err(ConfigError::TooLarge {
+                span: origin.span(0),
+                keyword: first_word(text).to_string(),
+                what,
+                limit,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    fn feed_inner(
+        &mut self,
+        mut text: String,
+        cont: bool,
+        origin: &Origin,
+    ) -> Result<(), ConfigError> {
         let mut substituted = false;
         loop {
             let start = text.len() - text.trim_start_matches(is_blank).len();
@@ -643,7 +733,7 @@ impl<'a> Pre<'a> {
                 return Ok(());
             }
             if rest.starts_with("~SEQ") || rest.starts_with("~LST") {
-                return self.generator(&text, start, origin, depth);
+                return self.generator(&text, start, origin);
             }
             if !substituted && rest.contains('$') {
                 substituted = true;
@@ -651,9 +741,10 @@ impl<'a> Pre<'a> {
                 let mut chain = Vec::new();
                 let hit = self.expand(&text, &mut out, &mut chain, origin, true)?;
                 if let Some(hit) = hit {
-                    return self.feed_multi(out, hit, origin, depth);
+                    return self.feed_multi(out, hit, origin);
                 }
                 if out != text {
+                    self.work_bytes += out.len();
                     text = out;
                     continue;
                 }
@@ -676,14 +767,13 @@ impl<'a> Pre<'a> {
         prefix: String,
         hit: MultiHit,
         origin: &Origin,
-        depth: usize,
     ) -> Result<(), ConfigError> {
         self.active.push(hit.name);
         let mut lines = hit.lines.iter();
         let first = lines.next().map(String::as_str).unwrap_or("");
-        self.feed(format!("{prefix}{first}"), false, origin, depth + 1)?;
+        self.feed(format!("{prefix}{first}"), false, origin)?;
         for l in lines {
-            self.feed(l.clone(), false, origin, depth + 1)?;
+            self.feed(l.clone(), false, origin)?;
         }
         self.active.pop();
         Ok(())
@@ -727,6 +817,15 @@ impl<'a> Pre<'a> {
             };
             let col = s[..at].chars().count();
             let ends_line = at_line_end && s[u.end..].trim_matches(is_blank).is_empty();
+            self.expansions += 1;
+            if self.expansions > self.opts.limits.max_expansions {
+                return Err(ConfigError::TooLarge {
+                    span: origin.span(col),
+                    keyword: format!("${}", u.name),
+                    what: "macro replacements",
+                    limit: self.opts.limits.max_expansions,
+                });
+            }
             let def = self.defs.get(u.name).cloned();
             match def {
                 Some(_) if !u.params.is_empty() => out.push_str(&s[at..u.end]),
@@ -899,13 +998,7 @@ impl<'a> Pre<'a> {
     }
 
     /// `~SEQ(...)`, `~SEQx(...)` or `~LST(...)` at `text[start..]`.
-    fn generator(
-        &mut self,
-        text: &str,
-        start: usize,
-        origin: &Origin,
-        depth: usize,
-    ) -> Result<(), ConfigError> {
+    fn generator(&mut self, text: &str, start: usize, origin: &Origin) -> Result<(), ConfigError> {
         let rest = &text[start..];
         let (keyword, hex, after_kw) = if rest.starts_with("~SEQx") {
             ("~SEQx", true, 5)
@@ -933,8 +1026,9 @@ impl<'a> Pre<'a> {
         // The repeated text keeps its columns: the generator becomes blanks.
         let repeated = format!("{}{}", " ".repeat(close_abs + 1), &text[close_abs + 1..]);
 
-        let (vars, sets) = if keyword == "~LST" {
-            parse_lst(args).map_err(bad)?
+        let (vars, values) = if keyword == "~LST" {
+            let (vars, sets) = parse_lst(args).map_err(bad)?;
+            (vars, Values::List(sets.into_iter()))
         } else {
             // keepalived expands macros inside the ~SEQ parameters.
             let mut expanded = String::new();
@@ -950,7 +1044,8 @@ impl<'a> Pre<'a> {
                 return Err(bad("~SEQx is only valid for non-negative numbers".into()));
             }
             let count = (i128::from(end) - i128::from(start_v)) / i128::from(step) + 1;
-            let room = self.opts.limits.max_lines.saturating_sub(self.lines_out);
+            // Checked up front so an oversized ~SEQ fails at once, naming itself.
+            let room = self.opts.limits.max_lines.saturating_sub(self.work_lines);
             if count > room as i128 {
                 return Err(ConfigError::TooLarge {
                     span: origin.span(col),
@@ -959,22 +1054,22 @@ impl<'a> Pre<'a> {
                     limit: self.opts.limits.max_lines,
                 });
             }
-            let mut values = Vec::new();
-            let mut v = i128::from(start_v);
-            for _ in 0..count {
-                values.push(if hex { format!("{v:x}") } else { v.to_string() });
-                v += i128::from(step);
-            }
-            (vec![var], values.into_iter().map(|v| vec![v]).collect())
+            let seq = Values::Seq {
+                next: i128::from(start_v),
+                step: i128::from(step),
+                left: count,
+                hex,
+            };
+            (vec![var], seq)
         };
 
         let saved: Vec<Option<Def>> = vars.iter().map(|v| self.defs.get(v).cloned()).collect();
         let mut result = Ok(());
-        for set in sets {
+        for set in values {
             for (var, val) in vars.iter().zip(set) {
                 self.defs.insert(var.clone(), Def::Single(val));
             }
-            result = self.feed(repeated.clone(), false, origin, depth + 1);
+            result = self.feed(repeated.clone(), false, origin);
             if result.is_err() {
                 break;
             }
@@ -990,31 +1085,8 @@ impl<'a> Pre<'a> {
         result
     }
 
-    fn count_line(&mut self, len: usize, origin: &Origin, text: &str) -> Result<(), ConfigError> {
-        self.lines_out += 1;
-        self.bytes_out += len;
-        let l = &self.opts.limits;
-        let over = if self.lines_out > l.max_lines {
-            Some(("lines", l.max_lines))
-        } else if self.bytes_out > l.max_total_bytes {
-            Some(("bytes", l.max_total_bytes))
-        } else {
-            None
-        };
-        match over {
-            Some((what, limit)) => Err(ConfigError::TooLarge {
-                span: origin.span(0),
-                keyword: first_word(text).to_string(),
-                what,
-                limit,
-            }),
-            None => Ok(()),
-        }
-    }
-
     /// A fully processed logical line: an include, or tokens for the tree.
     fn emit(&mut self, text: &str, origin: &Origin) -> Result<(), ConfigError> {
-        self.count_line(text.len(), origin, text)?;
         let start = text.len() - text.trim_start_matches(is_blank).len();
         let rest = &text[start..];
         let kw_len = rest.find(is_blank).unwrap_or(rest.len());
@@ -1024,9 +1096,29 @@ impl<'a> Pre<'a> {
             let col = text[..start].chars().count();
             let args_text = &rest[kw_len..];
             let args_col = col + rest[..kw_len].chars().count();
-            let patterns = split_patterns(args_text, args_col);
-            return self.include(kind, &rest[..kw_len], col, patterns, origin);
+            let mut words = split_patterns(args_text, args_col);
+            // A closing brace after the file name (`include x.conf }`) still
+            // closes the block; only the words before it are patterns.
+            let tail = words
+                .iter()
+                .position(|w| !w.quoted && w.text.starts_with('}'));
+            let tail_at = tail.map(|i| start + kw_len + words[i].at);
+            words.truncate(tail.unwrap_or(words.len()));
+            let patterns = words.into_iter().map(|w| (w.text, w.col)).collect();
+            self.include(kind, &rest[..kw_len], col, patterns, origin)?;
+            return match tail_at {
+                Some(at) => {
+                    let blanked =
+                        format!("{}{}", " ".repeat(text[..at].chars().count()), &text[at..]);
+                    self.emit_tokens(&blanked, origin)
+                }
+                None => Ok(()),
+            };
         }
+        self.emit_tokens(text, origin)
+    }
+
+    fn emit_tokens(&mut self, text: &str, origin: &Origin) -> Result<(), ConfigError> {
         let mut toks = Vec::new();
         lexer::tokenize_line(text, &origin.file, origin.line, &mut toks)?;
         // An include sharing a line with braces (`x { include y }`).

@@ -300,6 +300,23 @@ fn include_inside_a_one_line_block() {
 }
 
 #[test]
+fn include_line_may_end_with_a_closing_brace() {
+    let src = MemSource::new()
+        .with(
+            "/k/main.conf",
+            "global_defs { router_id r\n  include d/{a,b}.conf } k 1\n",
+        )
+        .with("/k/d/a.conf", "a 1\n")
+        .with("/k/d/b.conf", "b 2\n");
+    let p = load_file(Path::new("/k/main.conf"), &src, &opts("")).unwrap();
+    assert_eq!(
+        render(&p.nodes),
+        "global_defs {\n  router_id r\n  a 1\n  b 2\n}\nk 1\n"
+    );
+    assert_eq!(p.nodes[1].span().to_string(), "/k/main.conf:2:26");
+}
+
+#[test]
 fn missing_top_file_is_an_error() {
     let e = load_file(Path::new("/k/none.conf"), &MemSource::new(), &opts("")).unwrap_err();
     assert!(e.to_string().contains("/k/none.conf"), "{e}");
