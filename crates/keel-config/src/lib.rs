@@ -11,3 +11,11 @@ pub mod preprocess;
 pub mod source;
 pub use preprocess::{ConfigError, Limits, Parsed, PreprocessOptions, load_file, load_str};
 pub use source::{FileSource, FsSource, MemSource, SourceError};
+
+pub mod build;
+pub mod keywords;
+pub mod model;
+pub mod print;
+pub use build::{build, from_str, load_config};
+pub use model::Config;
+pub use print::to_keepalived_conf;
