@@ -583,6 +583,18 @@ impl Sim {
 
     fn on_command(&mut self, c: Command) {
         let now = self.now;
+        let target = match &c {
+            Command::Start(n)
+            | Command::Crash(n)
+            | Command::Stop(n)
+            | Command::LinkDown(n)
+            | Command::LinkUp(n) => Some(*n),
+            _ => None,
+        };
+        if target.is_some_and(|n| n >= self.nodes.len()) {
+            // A script naming a node that does not exist is a no-op, not a panic.
+            return;
+        }
         match c {
             Command::Start(node) => {
                 if self.nodes[node].running {

@@ -553,3 +553,23 @@ fn partition_gives_two_masters_and_heal_resolves() {
     assert!(sim.max_overlap_after(secs(10.0), ip(VIP)) >= Duration::from_secs(5));
     let _ = UnitId(0);
 }
+
+#[test]
+fn commands_for_unknown_nodes_are_ignored() {
+    let mut sim = Sim::new(22);
+    let (one, two) = pair(&mut sim, |_| {});
+    sim.at(secs(0.0), Command::Start(one));
+    sim.at(secs(0.0), Command::Start(two));
+    sim.at(secs(1.0), Command::Crash(42));
+    sim.at(
+        secs(1.0),
+        Command::Inject {
+            node: 42,
+            unit: UnitId(0),
+            member: 0,
+            event: Event::Shutdown,
+        },
+    );
+    sim.run_until(secs(10.0));
+    assert_eq!(sim.masters_at(secs(10.0), 101), [one]);
+}
