@@ -299,7 +299,7 @@ fn decode_inner(
     if ctx.vrid.is_some_and(|v| v != msg[1]) {
         return Err(DropReason::VridMismatch);
     }
-    if meta.dst_is_multicast() == ctx.unicast {
+    if meta.dst.is_multicast() == ctx.unicast {
         return Err(DropReason::CastMismatch);
     }
     // keepalived: the AH protocol must be present exactly when AH is configured.
@@ -373,12 +373,6 @@ fn decode_inner(
         },
         old_unicast_checksum,
     })
-}
-
-impl RxMeta {
-    fn dst_is_multicast(&self) -> bool {
-        self.dst.is_multicast()
-    }
 }
 
 /// Returns whether only the old-unicast pseudo-header made the checksum valid.

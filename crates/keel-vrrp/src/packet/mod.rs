@@ -196,7 +196,7 @@ pub struct Advert {
     pub auth: AuthData,
 }
 
-/// Maps a checksum/address family question to the sender's address pair.
+/// Whether two addresses belong to the same IP family.
 pub(crate) fn same_family(a: IpAddr, b: IpAddr) -> bool {
     a.is_ipv4() == b.is_ipv4()
 }
