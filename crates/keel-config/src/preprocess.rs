@@ -150,8 +150,12 @@ pub enum ConfigError {
         keyword: String,
         limit: usize,
     },
-    #[error("{span}: line longer than {limit} bytes after macro expansion")]
-    LineTooLong { span: Span, limit: usize },
+    #[error("{span}: '{keyword}': line longer than {limit} bytes after macro expansion")]
+    LineTooLong {
+        span: Span,
+        keyword: String,
+        limit: usize,
+    },
     #[error("{span}: '{keyword}': configuration would exceed {limit} {what}")]
     TooLarge {
         span: Span,
@@ -609,6 +613,7 @@ impl<'a> Pre<'a> {
                 file: path.clone(),
                 line: u32::try_from(i + 1).unwrap_or(u32::MAX),
             };
+            let raw = raw.strip_suffix('\r').unwrap_or(raw);
             let (line, cont) = lexer::decomment(raw);
             if let Some(p) = self.pending.as_mut() {
                 // keepalived's manual shows blank lines inside multi-line
@@ -883,6 +888,7 @@ impl<'a> Pre<'a> {
             if out.len() > limit {
                 return Err(ConfigError::LineTooLong {
                     span: origin.span(0),
+                    keyword: first_word(s).to_string(),
                     limit,
                 });
             }
@@ -891,6 +897,7 @@ impl<'a> Pre<'a> {
         if out.len() > limit {
             return Err(ConfigError::LineTooLong {
                 span: origin.span(0),
+                keyword: first_word(s).to_string(),
                 limit,
             });
         }

@@ -317,6 +317,26 @@ fn include_line_may_end_with_a_closing_brace() {
 }
 
 #[test]
+fn real_filesystem_includes_in_sorted_glob_order() {
+    let dir = std::env::temp_dir().join(format!("keel-pre-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("conf.d")).unwrap();
+    std::fs::write(
+        dir.join("keepalived.conf"),
+        "include conf.d/*.conf\r\n$M= \\\r\n  k ${_PWD}\r\n$M\r\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("conf.d/20-b.conf"), "b 2\n").unwrap();
+    std::fs::write(dir.join("conf.d/10-a.conf"), "a 1\n").unwrap();
+    std::fs::write(dir.join("conf.d/.hidden.conf"), "hidden\n").unwrap();
+    let top = dir.join("keepalived.conf");
+    let p = load_file(&top, &keel_config::FsSource, &opts("")).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(render(&p.nodes), format!("a 1\nb 2\nk {}\n", dir.display()));
+    assert_eq!(p.files.len(), 3);
+}
+
+#[test]
 fn missing_top_file_is_an_error() {
     let e = load_file(Path::new("/k/none.conf"), &MemSource::new(), &opts("")).unwrap_err();
     assert!(e.to_string().contains("/k/none.conf"), "{e}");
