@@ -56,6 +56,7 @@ pub const NETNS_DIR: &str = "/run/netns";
 pub const BRIDGE: &str = "br0";
 
 const MAX_NODE_NAME: usize = 10;
+pub(crate) const LINK_READY_TIMEOUT: Duration = Duration::from_secs(5);
 const MAX_HINT: usize = 16;
 
 /// How a lab is built.
@@ -403,7 +404,7 @@ impl Lab {
         }
         ip(&["-n", &ns, "link", "set", ifname, "up"])?;
         let (ifindex, mac) = node::link_index_and_mac(&ns, ifname)?;
-        Ok(Node::new(
+        let node = Node::new(
             Arc::clone(&self.inner),
             name.to_string(),
             ns,
@@ -412,7 +413,9 @@ impl Lab {
             ifindex,
             mac,
             parsed,
-        ))
+        );
+        node.wait_link_ready(LINK_READY_TIMEOUT)?;
+        Ok(node)
     }
 
     /// Starts `tcpdump` on `node`'s interface with a BPF `filter` (may be

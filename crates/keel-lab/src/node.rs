@@ -5,11 +5,12 @@ use std::net::IpAddr;
 use std::path::PathBuf;
 use std::process::Output;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use crate::error::{LabError, Result};
 use crate::mac::MacAddr;
 use crate::process::LabProcess;
-use crate::{LabInner, NETNS_DIR, command_text, ip, netns_exec, run_in_netns};
+use crate::{LINK_READY_TIMEOUT, LabInner, NETNS_DIR, command_text, ip, netns_exec, run_in_netns};
 
 /// A node of a [`crate::Lab`]. Cheap to clone; every clone refers to the same
 /// namespace. Using a node after its lab was dropped fails (the namespace is
@@ -177,9 +178,54 @@ impl Node {
 
     /// Sets the switch-side port of this node up or down: like pulling and
     /// re-plugging the cable (the node's interface loses / regains carrier).
+    /// When plugging back in, returns once frames flow again
+    /// ([`Node::wait_link_ready`]).
     pub fn link_set(&self, up: bool) -> Result<()> {
         let state = if up { "up" } else { "down" };
-        ip(&["-n", &self.lab.switch_ns, "link", "set", &self.port, state]).map(drop)
+        ip(&["-n", &self.lab.switch_ns, "link", "set", &self.port, state])?;
+        if up {
+            self.wait_link_ready(LINK_READY_TIMEOUT)?;
+        }
+        Ok(())
+    }
+
+    /// Waits until both ends of the node's cable can carry frames: the node
+    /// interface and the switch port operationally UP and the port
+    /// forwarding. The kernel applies carrier changes asynchronously (link
+    /// watch, up to a second later) and drops frames sent before that, so
+    /// tests must not start earlier.
+    pub fn wait_link_ready(&self, timeout: Duration) -> Result<()> {
+        let ready = || -> Result<bool> {
+            let node = ip(&["-n", &self.ns, "-o", "link", "show", "dev", &self.ifname])?;
+            let port = ip(&[
+                "-n",
+                &self.lab.switch_ns,
+                "-d",
+                "-o",
+                "link",
+                "show",
+                "dev",
+                &self.port,
+            ])?;
+            let node = String::from_utf8_lossy(&node.stdout);
+            let port = String::from_utf8_lossy(&port.stdout);
+            Ok(node.contains("state UP")
+                && port.contains("state UP")
+                && port.contains("state forwarding"))
+        };
+        let deadline = Instant::now() + timeout;
+        loop {
+            if ready()? {
+                return Ok(());
+            }
+            if Instant::now() >= deadline {
+                return Err(LabError::Timeout(format!(
+                    "link of node {} not operational after {timeout:?}",
+                    self.name
+                )));
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 
     /// Sets the node's own interface administratively up or down.
