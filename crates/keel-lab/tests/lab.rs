@@ -294,3 +294,33 @@ fn invalid_names_are_rejected() {
     lab.add_node("a", &[]).unwrap();
     assert!(lab.add_node("a", &[]).is_err(), "duplicate");
 }
+
+#[test]
+fn curl_and_arping_reach_other_nodes() {
+    let lab = Lab::new("tools").unwrap();
+    let a = lab.add_node("a", &["192.0.2.1/24"]).unwrap();
+    let b = lab.add_node("b", &["192.0.2.2/24"]).unwrap();
+    let arp = a.arping(ip("192.0.2.2"), 1).unwrap();
+    assert!(arp.status.success(), "{arp:?}");
+    assert!(String::from_utf8_lossy(&arp.stdout).contains(&b.mac().to_string()));
+
+    let server = b
+        .spawn(
+            "python3",
+            &["-m", "http.server", "8080", "--bind", "192.0.2.2"],
+        )
+        .unwrap();
+    let mut body = String::new();
+    assert!(wait_until(
+        Duration::from_secs(10),
+        Duration::from_millis(100),
+        || {
+            let out = a.curl("http://192.0.2.2:8080/").unwrap();
+            body = String::from_utf8_lossy(&out.stdout).into_owned();
+            out.status.success()
+        }
+    ));
+    assert!(body.contains("Directory listing"), "{body}");
+    server.stop(Duration::from_secs(2)).unwrap();
+    assert!(!a.curl("http://192.0.2.2:8080/").unwrap().status.success());
+}

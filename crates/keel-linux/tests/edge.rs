@@ -821,3 +821,89 @@ fn interface_lookups_see_the_node_interface() {
     })
     .unwrap();
 }
+
+fn ones_complement_sum(chunks: &[&[u8]]) -> u16 {
+    let mut sum = 0u32;
+    for chunk in chunks {
+        for pair in chunk.chunks(2) {
+            let word = u16::from_be_bytes([pair[0], *pair.get(1).unwrap_or(&0)]);
+            sum += u32::from(word);
+        }
+    }
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+/// Unsolicited neighbour advertisement (RFC 4861 §4.4, §7.2.6): override
+/// flag set, target link-layer address option, sent to all-nodes.
+fn unsolicited_na_frame(mac: [u8; 6], target: Ipv6Addr) -> Vec<u8> {
+    let all_nodes: Ipv6Addr = "ff02::1".parse().unwrap();
+    let mut icmp = vec![136, 0, 0, 0, 0x20, 0, 0, 0];
+    icmp.extend_from_slice(&target.octets());
+    icmp.extend_from_slice(&[2, 1]);
+    icmp.extend_from_slice(&mac);
+    let len = (icmp.len() as u32).to_be_bytes();
+    let csum = ones_complement_sum(&[
+        &target.octets(),
+        &all_nodes.octets(),
+        &len,
+        &[0, 0, 0, 58],
+        &icmp,
+    ]);
+    icmp[2..4].copy_from_slice(&csum.to_be_bytes());
+    let mut f = vec![0x33, 0x33, 0, 0, 0, 1];
+    f.extend_from_slice(&mac);
+    f.extend_from_slice(&[0x86, 0xdd, 0x60, 0, 0, 0]);
+    f.extend_from_slice(&(icmp.len() as u16).to_be_bytes());
+    f.extend_from_slice(&[58, 255]);
+    f.extend_from_slice(&target.octets());
+    f.extend_from_slice(&all_nodes.octets());
+    f.extend_from_slice(&icmp);
+    f
+}
+
+// RFC 5798 §6.4.2 (iii) / RFC 4861 §7.2.6: an IPv6 master sends unsolicited
+// NAs with the override flag; neighbours replace their cached link address.
+#[test]
+fn rfc4861_7_2_6_unsolicited_na_overrides_a_neighbours_cache() {
+    let lab = lab("una", true);
+    let a = lab.add_node("a", &["2001:db8::1/64"]).unwrap();
+    let b = lab.add_node("b", &["2001:db8::2/64"]).unwrap();
+    let vip = ip("2001:db8::50");
+    b.exec_checked(
+        "ip",
+        &[
+            "-6",
+            "neigh",
+            "replace",
+            "2001:db8::50",
+            "lladdr",
+            "02:00:00:00:00:99",
+            "dev",
+            "eth0",
+            "nud",
+            "stale",
+        ],
+    )
+    .unwrap();
+    let IpAddr::V6(target) = vip else {
+        unreachable!()
+    };
+    let frame = unsolicited_na_frame(a.mac().0, target);
+    let cap = lab.capture(&b, "icmp6").unwrap();
+    a.block_on(|| async {
+        let sock = PacketSocket::open("eth0").unwrap();
+        assert_eq!(sock.send(&frame).await.unwrap(), frame.len());
+    })
+    .unwrap();
+    assert!(wait_until(5 * SECOND, Duration::from_millis(20), || {
+        b.neigh(vip).unwrap() == Some(a.mac())
+    }));
+    assert!(wait_until(5 * SECOND, Duration::from_millis(20), || {
+        cap.packets()
+            .map(|p| p.iter().any(|p| p.data == frame))
+            .unwrap_or(false)
+    }));
+}
