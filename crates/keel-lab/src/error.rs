@@ -27,6 +27,9 @@ pub enum LabError {
     /// A capture file could not be decoded.
     #[error("malformed pcap: {0}")]
     Pcap(String),
+    /// Some part of the lab could not be cleaned up.
+    #[error("teardown incomplete: {0}")]
+    Teardown(String),
     /// The lab was already torn down.
     #[error("the lab has been torn down")]
     TornDown,

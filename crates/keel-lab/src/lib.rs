@@ -485,10 +485,7 @@ impl Lab {
         if problems.is_empty() {
             Ok(())
         } else {
-            Err(LabError::Invalid(format!(
-                "teardown problems: {}",
-                problems.join("; ")
-            )))
+            Err(LabError::Teardown(problems.join("; ")))
         }
     }
 

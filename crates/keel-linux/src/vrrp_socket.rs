@@ -25,7 +25,9 @@ pub const VRRP_TTL: u8 = 255;
 /// TOS keepalived puts on adverts (DSCP CS6, "network control").
 pub const VRRP_TOS: u8 = 0xc0;
 
-const RECV_BUF: usize = 65_536;
+/// Larger than any valid VRRP packet (IPv6, 255 addresses: 4088 bytes plus
+/// headers); anything that does not fit is dropped as invalid.
+const RECV_BUF: usize = 8192;
 
 /// How a [`VrrpSocket`] is set up besides interface and group.
 #[derive(Debug, Clone, Default)]
@@ -272,13 +274,19 @@ impl VrrpSocket {
     }
 
     /// Waits for the next VRRP packet. Cancel-safe: a packet is either
-    /// returned or left in the socket.
+    /// returned or left in the socket. Packets too large to be VRRP are
+    /// skipped.
     pub async fn recv(&self) -> Result<Received> {
         let mut buf = vec![0u8; RECV_BUF];
-        let meta = if self.v6 {
-            self.recv_v6(&mut buf).await?
-        } else {
-            self.recv_v4(&mut buf).await?
+        let meta = loop {
+            let meta = if self.v6 {
+                self.recv_v6(&mut buf).await?
+            } else {
+                self.recv_v4(&mut buf).await?
+            };
+            if let Some(meta) = meta {
+                break meta;
+            }
         };
         buf.truncate(meta.len);
         Ok(Received {
@@ -291,8 +299,8 @@ impl VrrpSocket {
         })
     }
 
-    async fn recv_v4(&self, buf: &mut [u8]) -> Result<Meta> {
-        let (len, ifindex) = self
+    async fn recv_v4(&self, buf: &mut [u8]) -> Result<Option<Meta>> {
+        let (len, ifindex, truncated) = self
             .fd
             .async_io(Interest::READABLE, |s| {
                 let mut iov = [IoSliceMut::new(buf)];
@@ -312,26 +320,30 @@ impl VrrpSocket {
                         }
                     }
                 }
-                Ok((msg.bytes, ifindex))
+                let truncated = msg.flags.contains(MsgFlags::MSG_TRUNC);
+                Ok((msg.bytes, ifindex, truncated))
             })
             .await
             .map_err(|e| LinuxError::io(format!("recvmsg ({})", self.ifname), e))?;
+        if truncated {
+            return Ok(None);
+        }
         let packet = buf.get(..len).unwrap_or(&[]);
         let (src, dst, ttl, payload_offset) = parse_ipv4_header(packet).ok_or_else(|| {
             LinuxError::Invalid(format!("short or non-IPv4 packet ({len} bytes)"))
         })?;
-        Ok(Meta {
+        Ok(Some(Meta {
             len,
             payload_offset,
             src: IpAddr::V4(src),
             dst: IpAddr::V4(dst),
             ttl,
             ifindex: ifindex.unwrap_or(self.ifindex),
-        })
+        }))
     }
 
-    async fn recv_v6(&self, buf: &mut [u8]) -> Result<Meta> {
-        let (len, src, dst, hops, ifindex) = self
+    async fn recv_v6(&self, buf: &mut [u8]) -> Result<Option<Meta>> {
+        let (len, src, dst, hops, ifindex, truncated) = self
             .fd
             .async_io(Interest::READABLE, |s| {
                 let mut iov = [IoSliceMut::new(buf)];
@@ -361,19 +373,23 @@ impl VrrpSocket {
                         }
                     }
                 }
-                Ok((msg.bytes, src, dst, hops, ifindex))
+                let truncated = msg.flags.contains(MsgFlags::MSG_TRUNC);
+                Ok((msg.bytes, src, dst, hops, ifindex, truncated))
             })
             .await
             .map_err(|e| LinuxError::io(format!("recvmsg ({})", self.ifname), e))?;
+        if truncated {
+            return Ok(None);
+        }
         let missing = |what: &str| LinuxError::Invalid(format!("recvmsg gave no {what}"));
-        Ok(Meta {
+        Ok(Some(Meta {
             len,
             payload_offset: 0,
             src: IpAddr::V6(src.ok_or_else(|| missing("source address"))?),
             dst: IpAddr::V6(dst.ok_or_else(|| missing("IPV6_PKTINFO"))?),
             ttl: hops.ok_or_else(|| missing("IPV6_HOPLIMIT"))?,
             ifindex: ifindex.unwrap_or(self.ifindex),
-        })
+        }))
     }
 }
 

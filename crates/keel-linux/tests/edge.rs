@@ -907,3 +907,29 @@ fn rfc4861_7_2_6_unsolicited_na_overrides_a_neighbours_cache() {
             .unwrap_or(false)
     }));
 }
+
+#[test]
+fn packets_too_large_for_vrrp_are_skipped() {
+    let lab = lab("vrrpbig", false);
+    let lb1 = lab.add_node("lb1", &["192.0.2.1/24"]).unwrap();
+    let lb2 = lab.add_node("lb2", &["192.0.2.2/24"]).unwrap();
+    let got = exchange(
+        &lb1,
+        |ready| async move {
+            let sock =
+                VrrpSocket::open_v4("eth0", Some(VRRP_GROUP_V4), &Default::default()).unwrap();
+            ready.send(()).unwrap();
+            timeout(5 * SECOND, sock.recv()).await.unwrap().unwrap()
+        },
+        &lb2,
+        || async {
+            let sock =
+                VrrpSocket::open_v4("eth0", Some(VRRP_GROUP_V4), &Default::default()).unwrap();
+            let group = IpAddr::V4(VRRP_GROUP_V4);
+            // Fragmented on the wire, reassembled before raw delivery.
+            sock.send_to(&[0x31; 9000], group).await.unwrap();
+            sock.send_to(b"small", group).await.unwrap();
+        },
+    );
+    assert_eq!(got.payload(), b"small");
+}
