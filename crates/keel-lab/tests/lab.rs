@@ -96,12 +96,14 @@ fn parallel_labs_with_identical_addresses_do_not_collide() {
 fn drop_after_panic_kills_processes_and_removes_namespaces() {
     let mut names = Vec::new();
     let mut pid = 0;
+    let mut dir = std::path::PathBuf::new();
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let lab = Lab::new("panic").unwrap();
         let a = lab.add_node("a", &["192.0.2.1/24"]).unwrap();
         let p = a.spawn("sleep", &["300"]).unwrap();
         pid = p.pid();
         names = lab.namespaces();
+        dir = lab.dir().to_path_buf();
         assert!(names.iter().all(|n| netns_exists(n)));
         assert!(Path::new(&format!("/proc/{pid}")).exists());
         panic!("test body failed");
@@ -115,6 +117,9 @@ fn drop_after_panic_kills_processes_and_removes_namespaces() {
         !Path::new(&format!("/proc/{pid}")).exists(),
         "sleep survived"
     );
+    // Logs are kept for post-mortems when a test panics.
+    assert!(dir.join("a-0-sleep.out").exists());
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

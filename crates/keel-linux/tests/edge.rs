@@ -774,8 +774,14 @@ fn sysctls_apply_to_the_callers_namespace_only() {
         .unwrap();
     assert_eq!(read_back, ("1".to_string(), target.to_string()));
     let via_tool = text(
-        a.exec_checked("sysctl", &["-n", "net.ipv4.conf.eth0.arp_ignore", key])
-            .unwrap(),
+        a.exec_checked(
+            "cat",
+            &[
+                "/proc/sys/net/ipv4/conf/eth0/arp_ignore",
+                "/proc/sys/net/ipv4/conf/all/arp_announce",
+            ],
+        )
+        .unwrap(),
     );
     assert_eq!(via_tool, format!("1\n{target}\n"));
     assert_eq!(
