@@ -1,0 +1,14 @@
+//! Load-balancer data-plane interface of keel.
+//!
+//! Pure code, no I/O: the [`Table`] of virtual services a health checker
+//! wants installed, the [`diff`] between two tables, the [`Backend`] trait
+//! data planes implement, [`validate`] against a backend's
+//! [`Capabilities`], the `ipvsadm -ln`-style listing and the consistent-hash
+//! slot tables hashing data planes use.
+
+pub mod table;
+
+pub use table::{
+    DestKey, Destination, Family, Method, Persistence, Protocol, Scheduler, ServiceHeader,
+    ServiceKey, Table, TunnelCsum, TunnelKind, VirtualService,
+};

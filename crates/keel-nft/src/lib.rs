@@ -1,0 +1,1 @@
+//! nftables data plane of keel.
