@@ -10,11 +10,21 @@
 //! - [`pidfile`]: pid files with keepalived's default paths.
 //! - [`sdnotify`]: systemd readiness/status notifications.
 //! - [`logging`]: tracing setup for keepalived's `-l -D -G -g -S` flags.
+//! - [`mapping`]: keepalived.conf model → VRRP engine configurations.
+//! - [`vrrp`]: the VRRP runtime (engine, sockets, netlink) on its own thread.
+//! - [`trackers`]: `vrrp_script`, `track_file` and `vrrp_track_process` drivers.
+//! - [`daemon`]: the whole daemon; [`run`] is its entry point.
 
+pub mod daemon;
 pub mod fifo;
 pub mod logging;
+pub mod mapping;
 pub mod mail;
 pub mod notify;
 pub mod pidfile;
 pub mod script;
 pub mod sdnotify;
+pub mod trackers;
+pub mod vrrp;
+
+pub use daemon::{DaemonError, DaemonOptions, run};

@@ -1,0 +1,547 @@
+//! The daemon as a whole: logging, configuration, pid files, the VRRP thread
+//! and the services around it (trackers, notifies, FIFOs, mail, signals).
+//!
+//! Threads: the VRRP runtime ([`crate::vrrp`]) owns sockets, netlink and the
+//! engine on its own thread; this (the calling) thread runs a second
+//! current-thread runtime for everything that may be slow — scripts, notify
+//! queues, SMTP — so nothing here can delay an advert.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use keel_config::{Config, FsSource, PreprocessOptions};
+use keel_vrrp::instance::{NotifyEvent, State};
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::fifo::{FifoEvent, FifoSet, NotifyFifo};
+use crate::logging::{self, LogOptions};
+use crate::mail::{Alert, Mailer, SmtpConfig};
+use crate::notify::{ConfiguredScript, NotifyQueue, NotifyScripts, NotifyState, NotifyTarget};
+use crate::pidfile::{self, PidFile, PidKind};
+use crate::script::{Credentials, RunOptions, Script, ScriptRunner};
+use crate::sdnotify::SdNotify;
+use crate::trackers::Trackers;
+use crate::vrrp::{self, EngineMsg, ServiceMsg};
+
+/// Where SIGUSR1 writes the state dump (keepalived's path).
+pub const DATA_FILE: &str = "/tmp/keepalived.data";
+/// Where SIGUSR2 writes the statistics (keepalived's path).
+pub const STATS_FILE: &str = "/tmp/keepalived.stats";
+
+/// How long a graceful stop waits for STOP notify scripts.
+const STOP_NOTIFY_GRACE: Duration = Duration::from_millis(800);
+
+/// What `keel -f FILE -n ...` asks of the daemon (keepalived's flags).
+#[derive(Debug, Clone)]
+pub struct DaemonOptions {
+    /// `-f`.
+    pub config_file: PathBuf,
+    /// `-i`: matched by `@ID` lines; default the short host name.
+    pub config_id: Option<String>,
+    /// `-n`. keel never forks; without it the daemon still runs in the
+    /// foreground (service managers run it with `-n` anyway).
+    pub foreground: bool,
+    /// `-l -D -G -g -S`.
+    pub log: LogOptions,
+    /// Install the global tracing subscriber (off when the caller did).
+    pub init_logging: bool,
+    /// `-p`; default keepalived's `/run/keepalived.pid`.
+    pub pid_file: Option<PathBuf>,
+    /// `-r`; default `/run/vrrp.pid`.
+    pub vrrp_pid_file: Option<PathBuf>,
+    /// `-c`; written only when the checker subsystem runs.
+    pub checkers_pid_file: Option<PathBuf>,
+    /// `-P`: VRRP only.
+    pub vrrp_only: bool,
+    /// `-C`: checkers only (no VRRP here).
+    pub check_only: bool,
+    /// `-X`: release VIPs on a signal-driven transition.
+    pub release_vips: bool,
+    /// `-V`: leave VIPs and routes in place at stop.
+    pub dont_release_vrrp: bool,
+}
+
+impl DaemonOptions {
+    /// keepalived's defaults for everything but the configuration file.
+    pub fn new(config_file: impl Into<PathBuf>) -> DaemonOptions {
+        DaemonOptions {
+            config_file: config_file.into(),
+            config_id: None,
+            foreground: true,
+            log: LogOptions::default(),
+            init_logging: true,
+            pid_file: None,
+            vrrp_pid_file: None,
+            checkers_pid_file: None,
+            vrrp_only: false,
+            check_only: false,
+            release_vips: false,
+            dont_release_vrrp: false,
+        }
+    }
+}
+
+/// Why the daemon could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error("logging: {0}")]
+    Logging(#[from] logging::LoggingError),
+    #[error("{0}")]
+    Config(#[from] keel_config::ConfigError),
+    #[error("pid file: {0}")]
+    PidFile(#[from] pidfile::PidFileError),
+    #[error("cannot start a runtime: {0}")]
+    Runtime(#[source] std::io::Error),
+}
+
+fn short_hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|h| h.trim().split('.').next().unwrap_or("").to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "localhost".to_string())
+}
+
+/// Reads and builds the configuration, logging every diagnostic with its
+/// file and line. Only an unreadable configuration is fatal: keepalived logs
+/// the rest and runs what it could build.
+pub fn load(path: &Path, config_id: Option<&str>) -> Result<Config, keel_config::ConfigError> {
+    let opts = PreprocessOptions {
+        config_id: config_id.map(str::to_string).unwrap_or_else(short_hostname),
+        env: std::env::vars().collect(),
+        ..PreprocessOptions::default()
+    };
+    let (cfg, diags) = keel_config::load_config(path, &FsSource, &opts)?;
+    for d in &diags.items {
+        match d.severity {
+            keel_config::diag::Severity::Error => tracing::error!("{d}"),
+            keel_config::diag::Severity::Warning => tracing::warn!("{d}"),
+        }
+    }
+    Ok(cfg)
+}
+
+/// Runs the daemon until SIGTERM/SIGINT; returns the exit code.
+pub fn run(opts: DaemonOptions) -> Result<i32, DaemonError> {
+    if opts.init_logging {
+        logging::init(&opts.log)?;
+    }
+    tracing::info!("Starting keel {}", env!("CARGO_PKG_VERSION"));
+    let cfg = match load(&opts.config_file, opts.config_id.as_deref()) {
+        Ok(c) => Arc::new(c),
+        Err(e) => {
+            tracing::error!("{e}");
+            return Err(e.into());
+        }
+    };
+    let main_pid = opts
+        .pid_file
+        .clone()
+        .unwrap_or_else(|| pidfile::default_path(PidKind::Main, false, None));
+    let _main_pid = PidFile::create(&main_pid)?;
+    let run_vrrp = !opts.check_only;
+    let _vrrp_pid = if run_vrrp {
+        let p = opts
+            .vrrp_pid_file
+            .clone()
+            .unwrap_or_else(|| pidfile::default_path(PidKind::Vrrp, false, None));
+        Some(PidFile::create(&p)?)
+    } else {
+        None
+    };
+    if !run_vrrp {
+        tracing::info!("VRRP subsystem disabled (-C)");
+    }
+
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(DaemonError::Runtime)?;
+    let code = rt.block_on(services(opts, cfg, run_vrrp));
+    tracing::info!("Stopped");
+    Ok(code)
+}
+
+/// Notify and mail settings derived from the configuration.
+struct Services {
+    cfg: Arc<Config>,
+    runner: ScriptRunner,
+    script_opts: RunOptions,
+    queue: NotifyQueue,
+    scripts: HashMap<String, NotifyScripts>,
+    group_scripts: HashMap<String, NotifyScripts>,
+    fifos: FifoSet,
+    mailer: Option<Mailer>,
+    router_id: String,
+    trackers: Trackers,
+}
+
+fn script_credentials(cfg: &Config) -> Option<Credentials> {
+    match &cfg.global_defs.script_user {
+        Some(u) => match Credentials::lookup(&u.user, u.group.as_deref()) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                tracing::warn!("script_user {}: {e}; scripts run as root", u.user);
+                None
+            }
+        },
+        None => Credentials::default_script_user(),
+    }
+}
+
+fn configured(s: &Option<keel_config::model::Script>, base: &RunOptions) -> Option<ConfiguredScript> {
+    let s = s.as_ref()?;
+    match Script::parse(&s.command) {
+        Ok(script) => {
+            let mut options = base.clone();
+            if let Some(u) = &s.user {
+                match Credentials::lookup(u, s.group.as_deref()) {
+                    Ok(c) => options.credentials = Some(c),
+                    Err(e) => tracing::warn!("script {}: {e}", s.command),
+                }
+            }
+            Some(ConfiguredScript { script, options })
+        }
+        Err(e) => {
+            tracing::warn!("notify script {:?}: {e}", s.command);
+            None
+        }
+    }
+}
+
+fn notify_scripts(n: &keel_config::model::Notify, base: &RunOptions) -> NotifyScripts {
+    NotifyScripts {
+        master: configured(&n.master, base),
+        backup: configured(&n.backup, base),
+        fault: configured(&n.fault, base),
+        stop: configured(&n.stop, base),
+        deleted: configured(&n.deleted, base),
+        notify_deleted: n.deleted.is_some(),
+        generic: configured(&n.generic, base),
+        master_rx_lower_pri: configured(&n.master_rx_lower_pri, base),
+    }
+}
+
+fn open_fifo(f: &Option<keel_config::model::NotifyFifo>, s: &Services) -> Option<Arc<NotifyFifo>> {
+    let f = f.as_ref()?;
+    let owner = f
+        .user
+        .as_deref()
+        .and_then(|u| Credentials::lookup(u, f.group.as_deref()).ok());
+    let opened = match f.script.as_ref().and_then(|sc| Script::parse(&sc.command).ok()) {
+        Some(script) => {
+            NotifyFifo::open_with_script(&f.path, owner, &script, &s.script_opts, s.runner.shell())
+        }
+        None => NotifyFifo::open(&f.path, owner),
+    };
+    match opened {
+        Ok(fifo) => Some(Arc::new(fifo)),
+        Err(e) => {
+            tracing::warn!("notify fifo {}: {e}", f.path);
+            None
+        }
+    }
+}
+
+impl Services {
+    fn new(cfg: Arc<Config>, engine: &mpsc::UnboundedSender<EngineMsg>) -> Services {
+        let runner = ScriptRunner::default();
+        let script_opts = RunOptions {
+            credentials: script_credentials(&cfg),
+            timeout: None,
+        };
+        let queue = NotifyQueue::new(runner.clone());
+        let mut s = Services {
+            cfg: Arc::clone(&cfg),
+            runner,
+            script_opts,
+            queue,
+            scripts: HashMap::new(),
+            group_scripts: HashMap::new(),
+            fifos: FifoSet::default(),
+            mailer: None,
+            router_id: String::new(),
+            trackers: Trackers::default(),
+        };
+        s.configure(cfg, engine);
+        s
+    }
+
+    /// (Re)derives everything from `cfg` (start-up and reload).
+    fn configure(&mut self, cfg: Arc<Config>, engine: &mpsc::UnboundedSender<EngineMsg>) {
+        let g = &cfg.global_defs;
+        self.script_opts.credentials = script_credentials(&cfg);
+        self.scripts = cfg
+            .vrrp_instances
+            .iter()
+            .map(|i| (i.name.clone(), notify_scripts(&i.notify, &self.script_opts)))
+            .collect();
+        self.group_scripts = cfg
+            .sync_groups
+            .iter()
+            .map(|sg| (sg.name.clone(), notify_scripts(&sg.notify, &self.script_opts)))
+            .collect();
+        self.router_id = g.router_id.clone().unwrap_or_else(short_hostname);
+        self.mailer = g.smtp_server.as_ref().map(|srv| {
+            let host = short_hostname();
+            let mut c = SmtpConfig::new(
+                srv.host.clone(),
+                g.smtp_helo_name.clone().unwrap_or_else(|| host.clone()),
+                g.notification_email_from
+                    .clone()
+                    .unwrap_or_else(|| format!("keepalived@{host}")),
+                g.notification_email.clone(),
+            );
+            c.port = srv.port;
+            c.connect_timeout = g.smtp_connect_timeout;
+            Mailer::spawn(c).0
+        });
+        self.fifos = FifoSet::default();
+        let notify = open_fifo(&g.notify_fifo, self);
+        let vrrp = open_fifo(&g.vrrp_notify_fifo, self);
+        self.fifos.notify = notify;
+        self.fifos.vrrp = vrrp;
+        self.trackers = Trackers::start(&cfg, &self.runner, &self.script_opts, engine);
+        self.cfg = cfg;
+    }
+
+    fn on_message(&mut self, msg: ServiceMsg) {
+        match msg {
+            ServiceMsg::Started { .. } => {}
+            ServiceMsg::Notify {
+                instance,
+                event,
+                priority,
+                state,
+                smtp_alert,
+            } => self.instance_notify(instance, event, priority, state, smtp_alert),
+            ServiceMsg::Group { group, state } => {
+                let Some(ns) = notify_state(state) else {
+                    return;
+                };
+                let target = NotifyTarget::Group(group.clone());
+                if let Some(scripts) = self.group_scripts.get(&group) {
+                    self.queue.state_change(&target, scripts, ns, 0);
+                }
+                self.fifos.send(&FifoEvent::Group {
+                    name: group.clone(),
+                    state: ns,
+                });
+                let alert = self
+                    .cfg
+                    .sync_group(&group)
+                    .and_then(|sg| sg.smtp_alert)
+                    .unwrap_or(false);
+                if alert
+                    && let (Some(m), Some(a)) = (
+                        &self.mailer,
+                        Alert::vrrp_group(&self.router_id, &group, ns),
+                    )
+                {
+                    m.send(a);
+                }
+            }
+        }
+    }
+
+    fn instance_notify(
+        &mut self,
+        instance: String,
+        event: NotifyEvent,
+        priority: u8,
+        state: State,
+        smtp_alert: bool,
+    ) {
+        let target = NotifyTarget::Instance(instance.clone());
+        let scripts = self.scripts.get(&instance);
+        let ns = match event {
+            NotifyEvent::Master => NotifyState::Master,
+            NotifyEvent::Backup => NotifyState::Backup,
+            NotifyEvent::Fault => NotifyState::Fault,
+            NotifyEvent::Stop => NotifyState::Stop,
+            NotifyEvent::Deleted => NotifyState::Deleted,
+            NotifyEvent::MasterRxLowerPri => {
+                if let Some(job) = scripts.and_then(NotifyScripts::master_rx_lower_pri_job) {
+                    self.queue.submit(&target, job);
+                }
+                self.fifos.send(&FifoEvent::MasterRxLowerPri {
+                    name: instance,
+                    priority,
+                });
+                return;
+            }
+            NotifyEvent::PriorityChanged => {
+                let wanted = self
+                    .cfg
+                    .vrrp_instance(&instance)
+                    .and_then(|i| i.notify_priority_changes)
+                    .unwrap_or(false);
+                if wanted {
+                    self.fifos.send(&FifoEvent::PriorityChange {
+                        name: instance,
+                        is_master: state == State::Master,
+                        priority,
+                    });
+                }
+                return;
+            }
+        };
+        if let Some(scripts) = scripts {
+            self.queue.state_change(&target, scripts, ns, priority);
+        }
+        self.fifos.send(&FifoEvent::Instance {
+            name: instance.clone(),
+            state: ns,
+            priority,
+        });
+        let no_fault_mail = self.cfg.global_defs.no_email_faults && ns == NotifyState::Fault;
+        // keepalived mails master, backup and fault transitions.
+        let mail_state = matches!(
+            ns,
+            NotifyState::Master | NotifyState::Backup | NotifyState::Fault
+        );
+        if smtp_alert
+            && mail_state
+            && !no_fault_mail
+            && let Some(m) = &self.mailer
+        {
+            m.send(Alert::vrrp_instance(&self.router_id, &instance, ns));
+        }
+    }
+}
+
+fn notify_state(s: State) -> Option<NotifyState> {
+    Some(match s {
+        State::Master => NotifyState::Master,
+        State::Backup => NotifyState::Backup,
+        State::Fault => NotifyState::Fault,
+        State::Stop => NotifyState::Stop,
+        State::Deleted => NotifyState::Deleted,
+        State::Init => return None,
+    })
+}
+
+async fn services(opts: DaemonOptions, cfg: Arc<Config>, run_vrrp: bool) -> i32 {
+    let sd = SdNotify::from_env();
+    let mut signals = match Signals::new() {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!("cannot install signal handlers: {e}");
+            return 1;
+        }
+    };
+    let (svc_tx, mut svc_rx) = mpsc::unbounded_channel();
+    let (engine, thread) = if run_vrrp {
+        match vrrp::spawn(Arc::clone(&cfg), svc_tx.clone()) {
+            Ok((tx, t)) => (tx, Some(t)),
+            Err(e) => {
+                tracing::error!("cannot start the VRRP thread: {e}");
+                return 1;
+            }
+        }
+    } else {
+        (mpsc::unbounded_channel().0, None)
+    };
+    let mut svc = Services::new(Arc::clone(&cfg), &engine);
+    if !run_vrrp {
+        notify_ready(&sd);
+    }
+    loop {
+        tokio::select! {
+            msg = svc_rx.recv() => match msg {
+                Some(ServiceMsg::Started { instances }) => {
+                    tracing::info!("Startup complete ({instances} VRRP instances)");
+                    notify_ready(&sd);
+                }
+                Some(m) => svc.on_message(m),
+                None => {
+                    tracing::error!("VRRP thread exited");
+                    return 1;
+                }
+            },
+            sig = signals.next() => match sig {
+                Sig::Stop => break,
+                Sig::Reload => {
+                    let _ = sd.reloading();
+                    match load(&opts.config_file, opts.config_id.as_deref()) {
+                        Ok(new) => {
+                            let new = Arc::new(new);
+                            let _ = engine.send(EngineMsg::Reload(Arc::clone(&new)));
+                            svc.configure(new, &engine);
+                        }
+                        Err(e) => tracing::error!("reload failed, keeping the running configuration: {e}"),
+                    }
+                    notify_ready(&sd);
+                }
+                Sig::Data => { let _ = engine.send(EngineMsg::DumpData(PathBuf::from(DATA_FILE))); }
+                Sig::Stats => { let _ = engine.send(EngineMsg::DumpStats(PathBuf::from(STATS_FILE))); }
+            },
+        }
+    }
+
+    tracing::info!("Stopping");
+    let _ = sd.stopping();
+    // No more tracker verdicts: a script result must not start an election now.
+    svc.trackers = Trackers::default();
+    let (done_tx, done_rx) = oneshot::channel();
+    let _ = engine.send(EngineMsg::Shutdown {
+        release: !opts.dont_release_vrrp,
+        done: done_tx,
+    });
+    let _ = tokio::time::timeout(Duration::from_secs(2), done_rx).await;
+    // The STOP notifies were queued before `done`.
+    while let Ok(m) = svc_rx.try_recv() {
+        svc.on_message(m);
+    }
+    svc.queue.shutdown(STOP_NOTIFY_GRACE).await;
+    if let Some(t) = thread {
+        let _ = tokio::task::spawn_blocking(move || t.join()).await;
+    }
+    0
+}
+
+fn notify_ready(sd: &SdNotify) {
+    if let Err(e) = sd.ready() {
+        tracing::debug!("sd_notify READY: {e}");
+    }
+}
+
+enum Sig {
+    Stop,
+    Reload,
+    Data,
+    Stats,
+}
+
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+    hup: tokio::signal::unix::Signal,
+    usr1: tokio::signal::unix::Signal,
+    usr2: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> std::io::Result<Signals> {
+        Ok(Signals {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+            hup: signal(SignalKind::hangup())?,
+            usr1: signal(SignalKind::user_defined1())?,
+            usr2: signal(SignalKind::user_defined2())?,
+        })
+    }
+
+    async fn next(&mut self) -> Sig {
+        tokio::select! {
+            _ = self.term.recv() => Sig::Stop,
+            _ = self.int.recv() => Sig::Stop,
+            _ = self.hup.recv() => Sig::Reload,
+            _ = self.usr1.recv() => Sig::Data,
+            _ = self.usr2.recv() => Sig::Stats,
+        }
+    }
+}

@@ -1,0 +1,652 @@
+//! From the keepalived.conf model to what the VRRP runtime drives: one
+//! [`InstancePlan`] per `vrrp_instance` (the engine's [`InstanceConfig`] plus
+//! the addressing, authentication and kernel objects the engine leaves to the
+//! daemon).
+//!
+//! Pure: the host facts the mapping depends on (interface addresses) come in
+//! as a [`HostInfo`], so the mapping is unit-tested without a network.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr};
+use std::time::Duration;
+
+use keel_config::model::{
+    self as m, AddressFamily, AuthType, Config, Route, Rule, TrackRef, VirtualIp, VrrpInstance,
+};
+use keel_linux::{IpFamily, RouteKind, RouteSpec, RuleSpec, Scope};
+use keel_vrrp::config::{GarpConfig, InstanceConfig, ObjectId, Version, VipSet};
+use keel_vrrp::packet::{AuthConfig, ChecksumMode};
+use keel_vrrp::track::{TrackConfig, TrackId, TrackKind, TrackState};
+
+/// What the mapping needs to know about the host.
+#[derive(Debug, Clone, Default)]
+pub struct HostInfo {
+    /// Addresses per interface name, in the kernel's order (primary first).
+    pub addresses: HashMap<String, Vec<IpAddr>>,
+}
+
+impl HostInfo {
+    /// First address of `family` on `ifname` usable as an advert source:
+    /// IPv4 any, IPv6 link-local first (RFC 5798 §5.1.2.1).
+    pub fn primary(&self, ifname: &str, v6: bool) -> Option<IpAddr> {
+        let addrs = self.addresses.get(ifname)?;
+        if v6 {
+            addrs
+                .iter()
+                .find(|a| matches!(a, IpAddr::V6(v) if v.segments()[0] & 0xffc0 == 0xfe80))
+                .or_else(|| addrs.iter().find(|a| a.is_ipv6()))
+                .copied()
+        } else {
+            addrs.iter().find(|a| a.is_ipv4()).copied()
+        }
+    }
+}
+
+/// Where a tracker's state comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum TrackSource {
+    Script(String),
+    Interface(String),
+    File(String),
+    Process(String),
+}
+
+/// An address the instance installs (VIP or eVIP).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AddressPlan {
+    pub addr: IpAddr,
+    pub prefix_len: u8,
+    /// Interface it goes on (`dev`, else the instance's interface).
+    pub dev: String,
+    pub broadcast: Option<Ipv4Addr>,
+    pub scope: Scope,
+    pub label: Option<String>,
+    pub nodad: bool,
+    pub noprefixroute: bool,
+}
+
+/// A virtual route, with the interface still by name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoutePlan {
+    pub spec: RouteSpec,
+    pub dev: Option<String>,
+}
+
+/// Everything the runtime needs for one `vrrp_instance`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InstancePlan {
+    pub engine: InstanceConfig,
+    pub interface: String,
+    pub v6: bool,
+    pub auth: AuthConfig,
+    /// Multicast group, or `None` for unicast peers.
+    pub group: Option<IpAddr>,
+    pub unicast_src: Option<IpAddr>,
+    pub unicast_peers: Vec<IpAddr>,
+    /// TTL of unicast adverts (keepalived's `unicast_ttl`, default 255).
+    pub unicast_ttl: u8,
+    pub checksum: ChecksumMode,
+    /// By address, for the VIPs and eVIPs of [`InstanceConfig::vips`].
+    pub addresses: Vec<AddressPlan>,
+    /// Indexed by the [`ObjectId`]s in the engine's [`VipSet::routes`].
+    pub routes: Vec<RoutePlan>,
+    /// Indexed by the [`ObjectId`]s in the engine's [`VipSet::rules`].
+    pub rules: Vec<RuleSpec>,
+    /// Engine tracker id → what feeds it.
+    pub tracks: Vec<(TrackId, TrackSource)>,
+    pub smtp_alert: bool,
+    pub sync_group: Option<String>,
+    /// Skip the RFC 5798 §7.1 advertised-address check (`skip_check_adv_addr`).
+    pub skip_check_adv_addr: bool,
+}
+
+impl InstancePlan {
+    pub fn address(&self, addr: IpAddr) -> Option<&AddressPlan> {
+        self.addresses.iter().find(|a| a.addr == addr)
+    }
+}
+
+/// Why an instance cannot run (keepalived logs these and drops the instance).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MappingError {
+    #[error("VRRP_Instance({0}) has no interface and no default_interface")]
+    NoInterface(String),
+    #[error("VRRP_Instance({name}) interface {interface} has no {family} address to send adverts from")]
+    NoSourceAddress {
+        name: String,
+        interface: String,
+        family: &'static str,
+    },
+}
+
+/// The plans of every instance that can run, and the reasons the others cannot.
+pub fn plan_instances(cfg: &Config, host: &HostInfo) -> (Vec<InstancePlan>, Vec<MappingError>) {
+    let mut plans = Vec::new();
+    let mut errors = Vec::new();
+    for vi in &cfg.vrrp_instances {
+        match plan_instance(cfg, vi, host) {
+            Ok(p) => plans.push(p),
+            Err(e) => errors.push(e),
+        }
+    }
+    (plans, errors)
+}
+
+fn secs_or(d: Duration, fallback: Duration) -> Duration {
+    if d.is_zero() { fallback } else { d }
+}
+
+/// Maps one instance.
+pub fn plan_instance(
+    cfg: &Config,
+    vi: &VrrpInstance,
+    host: &HostInfo,
+) -> Result<InstancePlan, MappingError> {
+    let g = &cfg.global_defs;
+    let interface = vi
+        .interface
+        .clone()
+        .or_else(|| g.default_interface.clone())
+        .ok_or_else(|| MappingError::NoInterface(vi.name.clone()))?;
+    let v6 = vi.family == AddressFamily::Inet6;
+    let unicast = !vi.unicast_peer.is_empty();
+    let configured_src = vi.unicast_src_ip.or(vi.mcast_src_ip);
+    let primary = match configured_src {
+        Some(a) => a,
+        None => host
+            .primary(&interface, v6)
+            .ok_or_else(|| MappingError::NoSourceAddress {
+                name: vi.name.clone(),
+                interface: interface.clone(),
+                family: if v6 { "IPv6" } else { "IPv4" },
+            })?,
+    };
+    let version = if vi.version == 3 {
+        Version::V3
+    } else {
+        Version::V2
+    };
+    let auth = match (&vi.authentication, version, v6) {
+        (Some(a), Version::V2, false) => match a.auth_type {
+            AuthType::Pass => AuthConfig::Pass(a.auth_pass.clone()),
+            AuthType::Ah => AuthConfig::Ah(a.auth_pass.clone()),
+        },
+        _ => AuthConfig::None,
+    };
+
+    let mut addresses = Vec::new();
+    let mut vips = VipSet::default();
+    for v in &vi.virtual_ipaddress {
+        vips.vips.push(v.address);
+        addresses.push(address_plan(v, &interface));
+    }
+    for v in &vi.virtual_ipaddress_excluded {
+        vips.evips.push(v.address);
+        addresses.push(address_plan(v, &interface));
+    }
+    let mut routes = Vec::new();
+    for r in &vi.virtual_routes {
+        if let Some(p) = route_plan(r) {
+            vips.routes.push(routes.len() as ObjectId);
+            routes.push(p);
+        }
+    }
+    let mut rules = Vec::new();
+    for r in &vi.virtual_rules {
+        if let Some(s) = rule_spec(r) {
+            vips.rules.push(rules.len() as ObjectId);
+            rules.push(s);
+        }
+    }
+
+    let mut tracks = Vec::new();
+    let mut track_cfgs = Vec::new();
+    let group = vi.sync_group.as_deref().and_then(|n| cfg.sync_group(n));
+    let mut refs: Vec<&m::Tracking> = vec![&vi.track];
+    if let Some(sg) = group {
+        refs.push(&sg.track);
+    }
+    for t in refs {
+        add_tracks(cfg, t, &mut tracks, &mut track_cfgs);
+    }
+
+    let mut engine = InstanceConfig::new(vi.name.clone(), vi.virtual_router_id, primary);
+    engine.interface = interface.clone();
+    engine.version = version;
+    engine.priority = vi.priority.max(1);
+    engine.advert_interval = secs_or(vi.advert_int, Duration::from_secs(1));
+    engine.preempt = !vi.nopreempt;
+    engine.preempt_delay = vi.preempt_delay;
+    engine.down_timer_adverts = vi.down_timer_adverts.max(1);
+    engine.strict = vi.strict_mode;
+    engine.lower_prio_no_advert = vi.lower_prio_no_advert;
+    engine.higher_prio_send_advert = vi.higher_prio_send_advert;
+    engine.owner_ignore_adverts = vi.owner_ignore_adverts;
+    engine.vips = vips;
+    engine.garp = GarpConfig {
+        master_repeat: vi.garp_master_repeat,
+        master_delay: vi.garp_master_delay,
+        master_refresh: vi.garp_master_refresh,
+        master_refresh_repeat: vi.garp_master_refresh_repeat,
+        lower_prio_repeat: vi.garp_lower_prio_repeat,
+        lower_prio_delay: vi.garp_lower_prio_delay,
+    };
+    engine.tracks = track_cfgs;
+
+    let smtp_alert = vi
+        .smtp_alert
+        .or(group.and_then(|sg| sg.smtp_alert))
+        .or(g.smtp_alert_vrrp)
+        .or(g.smtp_alert)
+        .unwrap_or(false);
+
+    Ok(InstancePlan {
+        engine,
+        interface,
+        v6,
+        auth,
+        group: if unicast {
+            None
+        } else {
+            Some(match vi.mcast_dst_ip {
+                Some(a) => a,
+                None if v6 => IpAddr::V6(g.vrrp_mcast_group6),
+                None => IpAddr::V4(g.vrrp_mcast_group4),
+            })
+        },
+        unicast_src: if unicast { Some(primary) } else { None },
+        unicast_peers: vi.unicast_peer.iter().map(|p| p.address).collect(),
+        unicast_ttl: vi.unicast_ttl.unwrap_or(255),
+        checksum: ChecksumMode::Rfc,
+        addresses,
+        routes,
+        rules,
+        tracks,
+        smtp_alert,
+        sync_group: vi.sync_group.clone(),
+        skip_check_adv_addr: vi.skip_check_adv_addr || g.vrrp_skip_check_adv_addr,
+    })
+}
+
+fn add_tracks(
+    cfg: &Config,
+    t: &m::Tracking,
+    tracks: &mut Vec<(TrackId, TrackSource)>,
+    out: &mut Vec<TrackConfig>,
+) {
+    let mut push = |src: TrackSource, mut tc: TrackConfig| {
+        if tracks.iter().any(|(_, s)| *s == src) {
+            return;
+        }
+        tc.id = tracks.len() as TrackId + 1;
+        tracks.push((tc.id, src));
+        out.push(tc);
+    };
+    for r in &t.scripts {
+        let Some(s) = cfg.vrrp_script(&r.name) else {
+            continue;
+        };
+        let (weight, reverse) = ref_weight(r, i64::from(s.weight), s.reverse);
+        let tc = TrackConfig::new(0, &r.name, TrackKind::Script, weight)
+            .reverse(reverse)
+            .initial(if s.init_fail {
+                TrackState::Down
+            } else {
+                TrackState::Up
+            });
+        push(TrackSource::Script(r.name.clone()), tc);
+    }
+    for r in &t.interfaces {
+        let (weight, reverse) = ref_weight(r, 0, false);
+        let tc = TrackConfig::new(0, &r.name, TrackKind::Interface, weight)
+            .reverse(reverse);
+        push(TrackSource::Interface(r.name.clone()), tc);
+    }
+    for r in &t.files {
+        let Some(f) = cfg.track_files.iter().find(|f| f.name == r.name) else {
+            continue;
+        };
+        let (weight, reverse) = ref_weight(r, f.weight, f.reverse);
+        let init = f.init_file.as_ref().map(|i| i.value).unwrap_or(0);
+        let tc = TrackConfig::new(0, &r.name, TrackKind::File, weight)
+            .reverse(reverse)
+            .initial(TrackState::Value(init));
+        push(TrackSource::File(r.name.clone()), tc);
+    }
+    for r in &t.processes {
+        let Some(p) = cfg.track_processes.iter().find(|p| p.name == r.name) else {
+            continue;
+        };
+        let (weight, reverse) = ref_weight(r, i64::from(p.weight), p.reverse);
+        let tc = TrackConfig::new(0, &r.name, TrackKind::Process, weight)
+            .reverse(reverse);
+        push(TrackSource::Process(r.name.clone()), tc);
+    }
+}
+
+fn ref_weight(r: &TrackRef, own: i64, own_reverse: bool) -> (i32, bool) {
+    match r.weight {
+        Some(w) => (w.clamp(-254, 254) as i32, r.reverse),
+        None => (own.clamp(-254, 254) as i32, own_reverse || r.reverse),
+    }
+}
+
+/// keepalived's scope words, or a number.
+pub fn parse_scope(s: &str) -> Option<Scope> {
+    Some(match s {
+        "global" | "universe" => Scope::Global,
+        "site" => Scope::Site,
+        "link" => Scope::Link,
+        "host" => Scope::Host,
+        "nowhere" => Scope::Nowhere,
+        n => Scope::from_raw(n.parse().ok()?),
+    })
+}
+
+fn address_plan(v: &VirtualIp, interface: &str) -> AddressPlan {
+    AddressPlan {
+        addr: v.address,
+        prefix_len: v.prefix_len,
+        dev: v.dev.clone().unwrap_or_else(|| interface.to_string()),
+        broadcast: v.broadcast,
+        scope: v
+            .scope
+            .as_deref()
+            .and_then(parse_scope)
+            .unwrap_or(Scope::Global),
+        label: v.label.clone(),
+        nodad: v.nodad,
+        noprefixroute: v.noprefixroute,
+    }
+}
+
+/// `ADDR[/LEN]`, `default` or `all`, for a family (when known).
+fn parse_prefix(s: &str, family: Option<IpFamily>) -> Option<(IpAddr, u8)> {
+    if s == "default" || s == "all" || s == "any" {
+        let fam = family.unwrap_or(IpFamily::V4);
+        let zero = match fam {
+            IpFamily::V4 => IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            IpFamily::V6 => IpAddr::V6(std::net::Ipv6Addr::UNSPECIFIED),
+        };
+        return Some((zero, 0));
+    }
+    let (a, len) = match s.split_once('/') {
+        Some((a, l)) => (a, Some(l)),
+        None => (s, None),
+    };
+    let addr: IpAddr = a.parse().ok()?;
+    let max = if addr.is_ipv4() { 32 } else { 128 };
+    let len = match len {
+        Some(l) => l.parse::<u8>().ok().filter(|l| *l <= max)?,
+        None => max,
+    };
+    Some((addr, len))
+}
+
+/// Table names of iproute2's defaults, or a number.
+fn parse_table(s: &str) -> Option<u32> {
+    match s {
+        "main" => Some(254),
+        "local" => Some(255),
+        "default" => Some(253),
+        n => n.parse().ok(),
+    }
+}
+
+fn family_of(f: Option<AddressFamily>) -> Option<IpFamily> {
+    f.map(|f| match f {
+        AddressFamily::Inet => IpFamily::V4,
+        AddressFamily::Inet6 => IpFamily::V6,
+    })
+}
+
+/// A `virtual_routes` line, or `None` (logged) when keel cannot install it.
+pub fn route_plan(r: &Route) -> Option<RoutePlan> {
+    let hint = family_of(r.family).or_else(|| {
+        [r.via.as_deref(), r.src.as_deref()]
+            .into_iter()
+            .flatten()
+            .find_map(|s| s.parse::<IpAddr>().ok())
+            .map(|a| IpFamily::of(&a))
+    });
+    let Some((dst, len)) = parse_prefix(&r.dst, hint) else {
+        tracing::warn!("virtual route {}: cannot parse the destination; ignored", r.dst);
+        return None;
+    };
+    let mut spec = RouteSpec::new(dst, len);
+    if let Some(via) = r.via.as_deref() {
+        match via.parse() {
+            Ok(gw) => spec = spec.gateway(gw),
+            Err(_) => {
+                tracing::warn!("virtual route {}: bad gateway {via}; ignored", r.dst);
+                return None;
+            }
+        }
+    }
+    if let Some(src) = r.src.as_deref().and_then(|s| s.parse().ok()) {
+        spec = spec.src(src);
+    }
+    if let Some(t) = r.table.as_deref() {
+        match parse_table(t) {
+            Some(t) => spec = spec.table(t),
+            None => {
+                tracing::warn!("virtual route {}: unknown table {t}; ignored", r.dst);
+                return None;
+            }
+        }
+    }
+    if let Some(metric) = r.metric {
+        spec = spec.metric(metric);
+    }
+    if let Some(s) = r.scope.as_deref().and_then(parse_scope) {
+        spec = spec.scope(s);
+    }
+    match r.route_type.as_deref() {
+        None | Some("unicast") => {}
+        Some("blackhole") => spec = spec.kind(RouteKind::Blackhole),
+        Some("unreachable") => spec = spec.kind(RouteKind::Unreachable),
+        Some("prohibit") => spec = spec.kind(RouteKind::Prohibit),
+        Some(other) => {
+            tracing::warn!("virtual route {}: route type {other} not supported; ignored", r.dst);
+            return None;
+        }
+    }
+    Some(RoutePlan {
+        spec,
+        dev: r.dev.clone(),
+    })
+}
+
+/// A `virtual_rules` line, or `None` (logged) when keel cannot install it.
+pub fn rule_spec(r: &Rule) -> Option<RuleSpec> {
+    let hint = family_of(r.family).or_else(|| {
+        [r.from.as_deref(), r.to.as_deref()]
+            .into_iter()
+            .flatten()
+            .find_map(|s| parse_prefix(s, None))
+            .map(|(a, _)| IpFamily::of(&a))
+    });
+    let family = hint.unwrap_or(IpFamily::V4);
+    let Some(table) = r.table.as_deref().and_then(parse_table) else {
+        tracing::warn!("virtual rule without a usable table; ignored");
+        return None;
+    };
+    let mut spec = RuleSpec::new(family, table);
+    if let Some(f) = r.from.as_deref() {
+        let (a, l) = parse_prefix(f, Some(family))?;
+        if l > 0 {
+            spec = spec.from(a, l);
+        }
+    }
+    if let Some(t) = r.to.as_deref() {
+        let (a, l) = parse_prefix(t, Some(family))?;
+        if l > 0 {
+            spec = spec.to(a, l);
+        }
+    }
+    if let Some(p) = r.priority {
+        spec = spec.priority(p);
+    }
+    if let Some(i) = &r.iif {
+        spec = spec.iif(i.clone());
+    }
+    if let Some(o) = &r.oif {
+        spec = spec.oif(o.clone());
+    }
+    Some(spec)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(text: &str) -> Config {
+        let (c, d) = keel_config::from_str(text, "test.conf").unwrap();
+        assert!(!d.has_errors(), "{:?}", d.items);
+        c
+    }
+
+    fn host() -> HostInfo {
+        let mut h = HostInfo::default();
+        h.addresses.insert(
+            "eth0".into(),
+            vec![
+                "fe80::1".parse().unwrap(),
+                "192.0.2.3".parse().unwrap(),
+                "192.0.2.200".parse().unwrap(),
+            ],
+        );
+        h
+    }
+
+    const S4: &str = r#"
+vrrp_script chk_down {
+    script "[[ -f /etc/keepalived/down ]] && exit 1 || exit 0"
+    interval 1
+    weight -5
+}
+vrrp_instance VI_1 {
+    state MASTER
+    interface eth0
+    virtual_router_id 22
+    priority 100
+    advert_int 1
+    authentication {
+        auth_type PASS
+        auth_pass 123.com
+    }
+    virtual_ipaddress {
+        192.0.2.166
+        192.0.2.167/24 brd 192.0.2.255 dev eth0 scope link label eth0:1
+    }
+    track_script {
+        chk_down
+    }
+    track_interface {
+        eth1
+    }
+}
+"#;
+
+    #[test]
+    fn seed_s4_instance_maps_to_engine_config() {
+        let (plans, errs) = plan_instances(&cfg(S4), &host());
+        assert!(errs.is_empty());
+        let p = &plans[0];
+        assert_eq!(p.engine.vrid, 22);
+        assert_eq!(p.engine.priority, 100);
+        // First IPv4 address of the interface is the advert source.
+        assert_eq!(p.engine.primary_ip, "192.0.2.3".parse::<IpAddr>().unwrap());
+        assert_eq!(p.engine.version, Version::V2);
+        assert_eq!(p.auth, AuthConfig::Pass("123.com".into()));
+        assert_eq!(p.group, Some("224.0.0.18".parse().unwrap()));
+        assert_eq!(p.engine.vips.vips.len(), 2);
+        let a = p.address("192.0.2.166".parse().unwrap()).unwrap();
+        assert_eq!((a.prefix_len, a.dev.as_str()), (32, "eth0"));
+        let b = p.address("192.0.2.167".parse().unwrap()).unwrap();
+        assert_eq!(b.prefix_len, 24);
+        assert_eq!(b.broadcast, Some("192.0.2.255".parse().unwrap()));
+        assert_eq!(b.scope, Scope::Link);
+        assert_eq!(b.label.as_deref(), Some("eth0:1"));
+        // Script weight from the vrrp_script, interface weight 0 (= FAULT).
+        let s = &p.engine.tracks[0];
+        assert_eq!((s.kind, s.weight), (TrackKind::Script, -5));
+        let i = &p.engine.tracks[1];
+        assert_eq!((i.kind, i.weight), (TrackKind::Interface, 0));
+        assert_eq!(
+            p.tracks,
+            vec![
+                (s.id, TrackSource::Script("chk_down".into())),
+                (i.id, TrackSource::Interface("eth1".into()))
+            ]
+        );
+    }
+
+    #[test]
+    fn unicast_v3_and_owner_priority() {
+        let c = cfg(r#"
+global_defs { vrrp_version 3 }
+vrrp_instance VI_2 {
+    state MASTER
+    interface eth0
+    virtual_router_id 7
+    advert_int 0.1
+    unicast_src_ip 192.0.2.200
+    unicast_peer { 192.0.2.5 }
+    nopreempt
+    virtual_ipaddress { 192.0.2.50 }
+}
+"#);
+        let (plans, _) = plan_instances(&c, &host());
+        let p = &plans[0];
+        assert_eq!(p.engine.version, Version::V3);
+        // keepalived: `state MASTER` without a priority is the address owner.
+        assert_eq!(p.engine.priority, 255);
+        assert_eq!(p.engine.advert_interval, Duration::from_millis(100));
+        assert_eq!(p.group, None);
+        assert_eq!(p.unicast_src, Some("192.0.2.200".parse().unwrap()));
+        assert_eq!(p.engine.primary_ip, "192.0.2.200".parse::<IpAddr>().unwrap());
+        assert_eq!(p.unicast_peers, vec!["192.0.2.5".parse::<IpAddr>().unwrap()]);
+        assert!(!p.engine.preempt);
+        assert_eq!(p.auth, AuthConfig::None);
+    }
+
+    #[test]
+    fn missing_source_address_is_reported() {
+        let c = cfg("vrrp_instance X { interface eth9\n virtual_router_id 1\n virtual_ipaddress { 192.0.2.9 } }");
+        let (plans, errs) = plan_instances(&c, &host());
+        assert!(plans.is_empty());
+        assert!(matches!(errs[0], MappingError::NoSourceAddress { .. }));
+    }
+
+    #[test]
+    fn routes_and_rules() {
+        let r = Route {
+            dst: "198.51.100.0/24".into(),
+            via: Some("192.0.2.1".into()),
+            table: Some("100".into()),
+            metric: Some(5),
+            ..Route::default()
+        };
+        let p = route_plan(&r).unwrap();
+        assert_eq!(p.spec.prefix_len, 24);
+        assert_eq!(p.spec.gateway, Some("192.0.2.1".parse().unwrap()));
+        assert_eq!((p.spec.table, p.spec.metric), (100, Some(5)));
+        let bh = Route {
+            dst: "203.0.113.0/24".into(),
+            route_type: Some("blackhole".into()),
+            ..Route::default()
+        };
+        assert_eq!(route_plan(&bh).unwrap().spec.kind, RouteKind::Blackhole);
+        let rule = Rule {
+            from: Some("192.0.2.0/24".into()),
+            table: Some("100".into()),
+            priority: Some(10),
+            ..Rule::default()
+        };
+        let s = rule_spec(&rule).unwrap();
+        assert_eq!(s.from, Some(("192.0.2.0".parse().unwrap(), 24)));
+        assert_eq!((s.table, s.priority), (100, Some(10)));
+        assert!(rule_spec(&Rule::default()).is_none(), "a rule needs a table");
+    }
+}

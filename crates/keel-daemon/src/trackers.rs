@@ -1,0 +1,353 @@
+//! Drivers of the tracked objects that live outside the network:
+//! `vrrp_script` (run on its interval, rise/fall through the engine's
+//! [`ScriptTracker`]), `track_file` (the number in a file) and
+//! `vrrp_track_process` (a process quorum). Each reports changes to the VRRP
+//! runtime as [`EngineMsg::Track`]; `track_interface` is followed by the
+//! runtime itself through netlink.
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::time::Duration;
+
+use keel_config::Config;
+use keel_config::model::{ParamMatch, TrackFile, TrackProcess, VrrpScript};
+use keel_vrrp::track::{ScriptTracker, TrackState};
+use tokio::sync::mpsc::UnboundedSender;
+use tokio::task::JoinHandle;
+
+use crate::mapping::TrackSource;
+use crate::script::{RunOptions, Script, ScriptRunner};
+use crate::vrrp::EngineMsg;
+
+/// How often `track_file` and `vrrp_track_process` look again.
+pub const POLL_INTERVAL: Duration = Duration::from_millis(250);
+
+/// The running tracker tasks; aborted on drop (reload replaces them).
+#[derive(Debug, Default)]
+pub struct Trackers {
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Drop for Trackers {
+    fn drop(&mut self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+impl Trackers {
+    /// Starts a driver for every tracked object some instance or sync group
+    /// uses (keepalived does not run unused scripts). Needs a tokio runtime.
+    pub fn start(
+        cfg: &Config,
+        runner: &ScriptRunner,
+        options: &RunOptions,
+        engine: &UnboundedSender<EngineMsg>,
+    ) -> Trackers {
+        let mut used_scripts = HashSet::new();
+        let mut used_files = HashSet::new();
+        let mut used_procs = HashSet::new();
+        let trackings = cfg
+            .vrrp_instances
+            .iter()
+            .map(|i| &i.track)
+            .chain(cfg.sync_groups.iter().map(|g| &g.track));
+        for t in trackings {
+            used_scripts.extend(t.scripts.iter().map(|r| r.name.clone()));
+            used_files.extend(t.files.iter().map(|r| r.name.clone()));
+            used_procs.extend(t.processes.iter().map(|r| r.name.clone()));
+        }
+        let mut tasks = Vec::new();
+        for s in cfg
+            .vrrp_scripts
+            .iter()
+            .filter(|s| used_scripts.contains(&s.name))
+        {
+            match Script::parse(&s.script.command) {
+                Ok(script) => tasks.push(tokio::spawn(run_vrrp_script(
+                    s.clone(),
+                    script,
+                    runner.clone(),
+                    options.clone(),
+                    engine.clone(),
+                ))),
+                Err(e) => tracing::error!("VRRP_Script({}) cannot be used: {e}", s.name),
+            }
+        }
+        for f in cfg
+            .track_files
+            .iter()
+            .filter(|f| used_files.contains(&f.name))
+        {
+            tasks.push(tokio::spawn(run_track_file(f.clone(), engine.clone())));
+        }
+        for p in cfg
+            .track_processes
+            .iter()
+            .filter(|p| used_procs.contains(&p.name))
+        {
+            tasks.push(tokio::spawn(run_track_process(p.clone(), engine.clone())));
+        }
+        Trackers { tasks }
+    }
+
+    pub fn len(&self) -> usize {
+        self.tasks.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.tasks.is_empty()
+    }
+}
+
+async fn run_vrrp_script(
+    cfg: VrrpScript,
+    script: Script,
+    runner: ScriptRunner,
+    mut options: RunOptions,
+    engine: UnboundedSender<EngineMsg>,
+) {
+    let mut tracker = ScriptTracker::new(&cfg.name, cfg.rise, cfg.fall, cfg.init_fail);
+    let interval = if cfg.interval.is_zero() {
+        Duration::from_secs(1)
+    } else {
+        cfg.interval
+    };
+    options.timeout = Some(if cfg.timeout.is_zero() {
+        interval
+    } else {
+        cfg.timeout
+    });
+    let mut ticker = tokio::time::interval(interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_code = None;
+    loop {
+        ticker.tick().await;
+        let outcome = runner.run(&script, &[], &options).await;
+        let ok = outcome.success();
+        let code = outcome.code();
+        if code != last_code {
+            tracing::debug!("Script `{}` now returning {outcome}", cfg.name);
+            last_code = code;
+        }
+        if let Some(change) = tracker.on_result(ok) {
+            if change.ok {
+                tracing::info!("{change}");
+            } else {
+                tracing::info!("{change} ({outcome})");
+            }
+            let msg = EngineMsg::Track {
+                source: TrackSource::Script(cfg.name.clone()),
+                state: tracker.track_state(),
+            };
+            if engine.send(msg).is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// The number a tracked file holds: its first word as an integer; a missing
+/// or unreadable file counts as 0, like keepalived.
+pub fn read_track_file(path: &Path) -> i64 {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|w| w.parse().ok()))
+        .unwrap_or(0)
+}
+
+async fn run_track_file(cfg: TrackFile, engine: UnboundedSender<EngineMsg>) {
+    let Some(path) = cfg.file.clone() else {
+        tracing::error!("track_file {} has no file", cfg.name);
+        return;
+    };
+    let path = std::path::PathBuf::from(path);
+    if let Some(init) = &cfg.init_file
+        && (init.overwrite || !path.exists())
+        && let Err(e) = std::fs::write(&path, format!("{}\n", init.value))
+    {
+        tracing::warn!("track_file {}: cannot write {}: {e}", cfg.name, path.display());
+    }
+    let mut last = None;
+    loop {
+        let v = read_track_file(&path);
+        if last != Some(v) {
+            if last.is_some() {
+                tracing::info!("Tracked file {} now has value {v}", cfg.name);
+            }
+            last = Some(v);
+            let msg = EngineMsg::Track {
+                source: TrackSource::File(cfg.name.clone()),
+                state: TrackState::Value(v),
+            };
+            if engine.send(msg).is_err() {
+                return;
+            }
+        }
+        tokio::time::sleep(POLL_INTERVAL).await;
+    }
+}
+
+/// A process as `/proc` shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcInfo {
+    /// `comm` (at most 15 characters).
+    pub comm: String,
+    /// argv.
+    pub cmdline: Vec<String>,
+}
+
+/// Every process of this PID namespace.
+pub fn list_processes() -> Vec<ProcInfo> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for e in dir.flatten() {
+        let name = e.file_name();
+        if !name.to_string_lossy().bytes().all(|b| b.is_ascii_digit()) {
+            continue;
+        }
+        let p = e.path();
+        let comm = std::fs::read_to_string(p.join("comm"))
+            .map(|s| s.trim_end().to_string())
+            .unwrap_or_default();
+        let cmdline = std::fs::read(p.join("cmdline"))
+            .map(|b| {
+                b.split(|c| *c == 0)
+                    .filter(|s| !s.is_empty())
+                    .map(|s| String::from_utf8_lossy(s).into_owned())
+                    .collect()
+            })
+            .unwrap_or_default();
+        out.push(ProcInfo { comm, cmdline });
+    }
+    out
+}
+
+/// Whether `p` is an instance of the tracked process: the name matches `comm`
+/// or argv[0] (its basename unless `full_command`), and the parameters match
+/// as `param_match` says.
+pub fn process_matches(cfg: &TrackProcess, p: &ProcInfo) -> bool {
+    let Some(name) = cfg.process.first() else {
+        return false;
+    };
+    let argv0 = p.cmdline.first().map(String::as_str).unwrap_or("");
+    let base = Path::new(argv0)
+        .file_name()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let name_ok = if cfg.full_command {
+        argv0 == name
+    } else {
+        // comm is truncated to 15 bytes by the kernel.
+        base == *name || p.comm == *name || (name.len() > 15 && name.starts_with(&p.comm))
+    };
+    if !name_ok {
+        return false;
+    }
+    let want = &cfg.process[1..];
+    let have = p.cmdline.get(1..).unwrap_or(&[]);
+    match cfg.param_match {
+        None => want.is_empty() || have == want,
+        Some(ParamMatch::Exact) => have == want,
+        Some(ParamMatch::Partial) => {
+            let have = have.join(" ");
+            have.contains(&want.join(" "))
+        }
+        Some(ParamMatch::Initial) => have.len() >= want.len() && have[..want.len()] == *want,
+    }
+}
+
+async fn run_track_process(cfg: TrackProcess, engine: UnboundedSender<EngineMsg>) {
+    let mut last = None;
+    loop {
+        let procs = list_processes();
+        let n = procs.iter().filter(|p| process_matches(&cfg, p)).count() as u32;
+        let up = n >= cfg.quorum && cfg.quorum_max.is_none_or(|m| n <= m);
+        if last != Some(up) {
+            tracing::info!(
+                "Quorum {} for tracked process {} ({n} running)",
+                if up { "gained" } else { "lost" },
+                cfg.name
+            );
+            last = Some(up);
+            let msg = EngineMsg::Track {
+                source: TrackSource::Process(cfg.name.clone()),
+                state: if up { TrackState::Up } else { TrackState::Down },
+            };
+            if engine.send(msg).is_err() {
+                return;
+            }
+        }
+        tokio::time::sleep(POLL_INTERVAL).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tp(process: &[&str], pm: Option<ParamMatch>) -> TrackProcess {
+        TrackProcess {
+            name: "p".into(),
+            process: process.iter().map(|s| s.to_string()).collect(),
+            param_match: pm,
+            weight: 0,
+            reverse: false,
+            quorum: 1,
+            quorum_max: None,
+            fork_delay: None,
+            terminate_delay: None,
+            full_command: false,
+        }
+    }
+
+    fn proc_(comm: &str, argv: &[&str]) -> ProcInfo {
+        ProcInfo {
+            comm: comm.into(),
+            cmdline: argv.iter().map(|s| s.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn process_name_and_parameter_matching() {
+        let nginx = proc_("nginx", &["/usr/sbin/nginx", "-g", "daemon off;"]);
+        assert!(process_matches(&tp(&["nginx"], None), &nginx));
+        assert!(!process_matches(&tp(&["httpd"], None), &nginx));
+        assert!(process_matches(
+            &tp(&["nginx", "-g"], Some(ParamMatch::Initial)),
+            &nginx
+        ));
+        assert!(!process_matches(
+            &tp(&["nginx", "-g"], Some(ParamMatch::Exact)),
+            &nginx
+        ));
+        assert!(process_matches(
+            &tp(&["nginx", "off;"], Some(ParamMatch::Partial)),
+            &nginx
+        ));
+        let mut full = tp(&["/usr/sbin/nginx"], None);
+        full.full_command = true;
+        full.process.extend(["-g".into(), "daemon off;".into()]);
+        assert!(process_matches(&full, &nginx));
+    }
+
+    #[test]
+    fn this_test_process_is_listed() {
+        let me = std::fs::read_to_string("/proc/self/comm").unwrap();
+        assert!(list_processes().iter().any(|p| p.comm == me.trim_end()));
+    }
+
+    #[test]
+    fn track_file_values() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("f");
+        assert_eq!(read_track_file(&p), 0, "missing file counts as 0");
+        std::fs::write(&p, "  -7 trailing\n").unwrap();
+        assert_eq!(read_track_file(&p), -7);
+        std::fs::write(&p, "junk").unwrap();
+        assert_eq!(read_track_file(&p), 0);
+    }
+}
