@@ -296,7 +296,7 @@ const GLOBAL_DEFS: &[Kw] = &[
 ];
 
 const VRRP_SCRIPT: &[Kw] = &[
-    k("script", 1, 3),
+    k("script", 1, MANY),
     k("interval", 1, 1),
     k("timeout", 1, 1),
     k("weight", 1, 2),
@@ -582,7 +582,7 @@ const URL: &[Kw] = &[
 const SMTP_CHECK: &[Kw] = &[k("helo_name", 1, 1), b("host", 0, 0, Ctx::SmtpHost)];
 const DNS_CHECK: &[Kw] = &[k("type", 1, 1), k("name", 1, 1)];
 const MISC_CHECK: &[Kw] = &[
-    k("misc_path", 1, 3),
+    k("misc_path", 1, MANY),
     k("misc_timeout", 1, 1),
     k("misc_dynamic", 0, 0),
     k("user", 1, 2),

@@ -268,3 +268,34 @@ fn quoted_keyword_is_not_split_off() {
         "priority"
     );
 }
+
+#[test]
+fn unquoted_script_takes_the_whole_line() {
+    // keepalived takes every word after `script` as the command.
+    let (cfg, d) = run("vrrp_script chk {\n    script killall -0 httpd\n    interval 2\n}\n");
+    assert!(d.is_empty(), "{d:?}");
+    let s = &cfg.vrrp_scripts[0];
+    assert_eq!(s.script.command, "killall -0 httpd");
+    assert_eq!(s.script.user, None);
+    assert_eq!(s.interval, Duration::from_secs(2));
+    // Pasted on one line, the next keyword still ends the command.
+    let (cfg, d) = run("vrrp_script chk { script killall -0 nginx interval 1 weight -5 }\n");
+    assert!(d.is_empty(), "{d:?}");
+    let s = &cfg.vrrp_scripts[0];
+    assert_eq!(s.script.command, "killall -0 nginx");
+    assert_eq!((s.interval, s.weight), (Duration::from_secs(1), -5));
+}
+
+#[test]
+fn misc_path_words_keep_their_quoting() {
+    let text = "virtual_server 192.0.2.1 80 {\n    protocol TCP\n    real_server 192.0.2.2 80 {\n        MISC_CHECK {\n            misc_path /bin/check \"a b\" c\n        }\n    }\n}\n";
+    let (cfg, d) = run(text);
+    assert!(d.is_empty(), "{d:?}");
+    let Checker::Misc { misc, .. } = &cfg.virtual_servers[0].real_servers[0].checkers[0] else {
+        panic!()
+    };
+    assert_eq!(misc.misc_path.command, "/bin/check \"a b\" c");
+    let printed = keel_config::to_keepalived_conf(&cfg);
+    let (again, _) = keel_config::from_str(&printed, "p").unwrap();
+    assert_eq!(again, cfg);
+}

@@ -646,7 +646,7 @@ fn checker(st: &Stmt, vs: &VirtualServer, rs: &RealServer, d: &mut Diagnostics) 
             let mut user = None;
             for s in &rest {
                 match s.kw {
-                    "misc_path" => path = s.script(),
+                    "misc_path" => path = s.command_line(),
                     "misc_timeout" => misc_timeout = s.timer_pos(0, d),
                     "misc_dynamic" => misc_dynamic = true,
                     "user" => user = Some(super::user_group(&s.args)),

@@ -152,6 +152,32 @@ impl Stmt {
         })
     }
 
+    /// `script` / `misc_path`: every word is part of the command (user and
+    /// group come from a separate `user` keyword). Several words are joined
+    /// back into one command line, quoting those that hold blanks, so the
+    /// runner's shell-like split gives keepalived's argv.
+    pub fn command_line(&self) -> Option<Script> {
+        if self.args.len() == 1 {
+            return self.script();
+        }
+        let words: Vec<String> = self
+            .args
+            .iter()
+            .map(|w| {
+                if w.text.is_empty() || w.text.contains(char::is_whitespace) {
+                    format!("\"{}\"", w.text.replace('\\', "\\\\").replace('"', "\\\""))
+                } else {
+                    w.text.clone()
+                }
+            })
+            .collect();
+        (!words.is_empty()).then(|| Script {
+            command: words.join(" "),
+            user: None,
+            group: None,
+        })
+    }
+
     /// `weight N [reverse|noreverse]` with `N` in `-lim..=lim`.
     pub fn weight(&self, lim: i64, diags: &mut Diagnostics) -> Option<(i64, bool)> {
         let w = self.int(0, -lim, lim, diags)?;

@@ -39,7 +39,7 @@ pub(crate) fn vrrp_script(block: &Stmt, d: &mut Diagnostics) -> VrrpScript {
     let mut user = None;
     for st in normalize(Ctx::VrrpScript, block.children(), d) {
         match st.kw {
-            "script" => set(&mut s.script, st.script()),
+            "script" => set(&mut s.script, st.command_line()),
             "interval" => set(&mut s.interval, st.timer_pos(0, d)),
             "timeout" => timeout = st.timer_pos(0, d).or(timeout),
             "weight" => {
