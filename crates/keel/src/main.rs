@@ -96,10 +96,39 @@ fn keepalived_mode(flags: &cli::KeepalivedFlags) -> i32 {
     run_daemon(flags, file)
 }
 
-fn run_daemon(_flags: &cli::KeepalivedFlags, file: PathBuf) -> i32 {
-    eprintln!(
-        "keel: daemon mode is not available in this build (config {})",
-        file.display()
-    );
-    1
+fn run_daemon(flags: &cli::KeepalivedFlags, file: PathBuf) -> i32 {
+    use keel_daemon::daemon::{DaemonOptions, run};
+    use keel_daemon::logging::{IDENT_VRRP, LogOptions};
+    let log = match LogOptions::from_flags(
+        flags.log_console,
+        flags.log_detail,
+        flags.no_syslog,
+        flags.log_file.as_deref(),
+        flags.log_facility.as_deref(),
+        IDENT_VRRP,
+    ) {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("keel: {e}");
+            return 1;
+        }
+    };
+    let mut opts = DaemonOptions::new(file);
+    opts.config_id = flags.config_id.clone();
+    opts.foreground = flags.dont_fork;
+    opts.log = log;
+    opts.pid_file = flags.pid.clone();
+    opts.vrrp_pid_file = flags.vrrp_pid.clone();
+    opts.checkers_pid_file = flags.checkers_pid.clone();
+    opts.vrrp_only = flags.vrrp_only;
+    opts.check_only = flags.check_only;
+    opts.release_vips = flags.release_vips;
+    opts.dont_release_vrrp = flags.dont_release_vrrp;
+    match run(opts) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("keel: {e}");
+            1
+        }
+    }
 }
