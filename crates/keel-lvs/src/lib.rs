@@ -12,3 +12,14 @@ pub use table::{
     DestKey, Destination, Family, Method, Persistence, Protocol, Scheduler, ServiceHeader,
     ServiceKey, Table, TunnelCsum, TunnelKind, VirtualService,
 };
+pub mod backend;
+pub mod diff;
+pub mod ipvsadm;
+pub mod slots;
+
+pub use backend::{
+    Backend, BackendError, Capabilities, MemoryBackend, MethodKind, Unsupported, validate,
+};
+pub use diff::{ApplyError, Change, apply_changes, diff};
+pub use ipvsadm::format_ipvsadm;
+pub use slots::{DEFAULT_SLOTS, slot_ranges, slot_table};
