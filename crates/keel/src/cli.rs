@@ -27,6 +27,16 @@ pub enum Command {
     Check(CheckArgs),
     /// Print the parsed configuration model with every default applied.
     Config(ConfigArgs),
+    /// Network-namespace labs for trying keel out.
+    #[command(subcommand)]
+    Lab(LabCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LabCommand {
+    /// Two directors running the tutorial's master/backup config and a client,
+    /// in throw-away namespaces: start order, preemption, kill, restart, stop.
+    Demo,
 }
 
 #[derive(Debug, Args)]

@@ -2,6 +2,7 @@
 
 mod check;
 mod cli;
+mod demo;
 
 use clap::Parser;
 use cli::{Cli, Command};
@@ -19,6 +20,13 @@ fn main() -> ExitCode {
             json: a.json,
         }),
         Some(Command::Config(a)) => print_config(&a),
+        Some(Command::Lab(cli::LabCommand::Demo)) => match demo::run() {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("keel lab demo: {e:#}");
+                1
+            }
+        },
         None => keepalived_mode(&cli.keepalived),
     };
     ExitCode::from(u8::try_from(code).unwrap_or(1))
