@@ -1,1 +1,17 @@
 //! nftables data plane of keel.
+//!
+//! [`render`] turns a [`keel_lvs::Table`] into one `nft -f -` transaction
+//! (pure, golden-tested); [`NftBackend`] runs it, reads the result back with
+//! `nft -j list table` ([`parse_listing`]) and removes keel's tables on
+//! stop. [`realserver`] prepares a host to be an LVS-DR real server.
+
+mod backend;
+mod nft;
+mod parse;
+pub mod realserver;
+mod render;
+
+pub use backend::NftBackend;
+pub use nft::Nft;
+pub use parse::{merge, parse_listing};
+pub use render::{Masquerade, Options, RenderError, capabilities, render, render_clear};

@@ -1,0 +1,61 @@
+//! [`NftBackend`]: the [`keel_lvs::Backend`] running on nftables.
+
+use crate::nft::Nft;
+use crate::parse::{merge, parse_listing};
+use crate::render::{Options, RenderError, capabilities, render, render_clear};
+use keel_lvs::{Backend, BackendError, Capabilities, Change, Table};
+
+/// Installs tables as keel's `inet` / `netdev` nftables tables.
+#[derive(Debug, Clone)]
+pub struct NftBackend {
+    pub nft: Nft,
+    pub options: Options,
+}
+
+impl NftBackend {
+    pub fn new(nft: Nft, options: Options) -> NftBackend {
+        NftBackend { nft, options }
+    }
+
+    /// The script [`Backend::apply`] would run for `desired`.
+    pub fn script(&self, desired: &Table) -> Result<String, BackendError> {
+        render(desired, &self.options).map_err(render_error)
+    }
+}
+
+fn render_error(e: RenderError) -> BackendError {
+    match e {
+        RenderError::Unsupported(u) => BackendError::Unsupported(u),
+        other => BackendError::Render(other.to_string()),
+    }
+}
+
+impl Backend for NftBackend {
+    fn capabilities(&self) -> Capabilities {
+        capabilities()
+    }
+
+    /// Replaces keel's tables with `desired` in one transaction; the change
+    /// list is not needed (nftables swaps the whole content atomically).
+    /// Connections already tracked keep their server; persistence entries
+    /// of services start empty again.
+    fn apply(&mut self, desired: &Table, _changes: &[Change]) -> Result<(), BackendError> {
+        let script = self.script(desired)?;
+        self.nft.run_script(&script)
+    }
+
+    fn read(&self) -> Result<Table, BackendError> {
+        let mut tables = Vec::new();
+        for family in ["inet", "netdev"] {
+            if let Some(json) = self.nft.list_table_json(family, &self.options.table)? {
+                tables.push(parse_listing(&json)?);
+            }
+        }
+        Ok(merge(tables))
+    }
+
+    fn clear(&mut self) -> Result<(), BackendError> {
+        let script = render_clear(&self.options.table).map_err(render_error)?;
+        self.nft.run_script(&script)
+    }
+}

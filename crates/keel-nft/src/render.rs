@@ -1,0 +1,709 @@
+//! Renders a [`Table`] as one nft script that replaces keel's tables
+//! atomically (`nft -f -` applies a file as a single transaction).
+//!
+//! Layout, in the spirit of kube-proxy's nftables mode:
+//!
+//! * `table inet <name>` holds the NAT services: `prerouting` and `output`
+//!   nat chains dispatch every service with one verdict-map lookup keyed on
+//!   `daddr . l4proto . dport` (`daddr . l4proto` for port-0 services,
+//!   `meta mark` for fwmark services) to a chain per virtual service
+//!   (`vs-…`), which picks a chain per real server (`vs-…/rs-…`) that
+//!   does the `dnat`. Only new connections pass nat chains, so conntrack
+//!   keeps established connections on their server whatever the maps say:
+//!   weight 0 (left out of the maps) is IPVS's quiescent state for free.
+//! * `table netdev <name>` holds the DR services: an ingress chain per
+//!   device dispatches the same way, the service chain hashes the flow into
+//!   a consistent slot table, and the real-server chain does `fwd ip to RS
+//!   device DEV`, which keeps the IP header (destination still the VIP) and
+//!   lets the kernel's neighbour table supply the server's MAC.
+//!
+//! Each `vs-` chain starts with a commented counter rule recording what
+//! cannot be read back from the rules themselves (scheduler, persistence);
+//! each `rs-` chain starts with one recording the destination and weight.
+//! [`crate::parse`] reads them back and cross-checks them with the rules.
+
+use keel_lvs::{
+    Capabilities, DestKey, Destination, Family, Method, MethodKind, Persistence, Protocol,
+    Scheduler, ServiceKey, Table, VirtualService, slot_ranges, slot_table, validate,
+};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write;
+use std::net::IpAddr;
+
+/// Rendering choices that are not part of the table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Options {
+    /// Name of keel's `inet` and `netdev` tables.
+    pub table: String,
+    /// Interface each DR virtual address arrives on (where the ingress hook
+    /// is attached and where packets leave towards the real servers).
+    pub dr_devices: BTreeMap<IpAddr, String>,
+    /// Interface for DR virtual addresses not in `dr_devices`.
+    pub dr_default_device: Option<String>,
+    /// Which real servers need their traffic masqueraded (source NAT to
+    /// the director) because their replies would not come back through it.
+    pub masquerade: Masquerade,
+    /// Slots of the consistent-hash tables (DR, sh, dh, mh).
+    pub slots: u32,
+    /// Seed of `jhash`; the same on every director so that a VRRP failover
+    /// keeps DR flows on their servers.
+    pub hash_seed: u32,
+    /// The director's own addresses besides loopback: a destination here
+    /// (a local sorry server) is served by the local stack.
+    pub local_addrs: BTreeSet<IpAddr>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            table: "keel".to_string(),
+            dr_devices: BTreeMap::new(),
+            dr_default_device: None,
+            masquerade: Masquerade::None,
+            slots: keel_lvs::DEFAULT_SLOTS,
+            hash_seed: 0x6b65_656c,
+            local_addrs: BTreeSet::new(),
+        }
+    }
+}
+
+/// Source NAT for NAT-forwarded connections.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub enum Masquerade {
+    /// Real servers route back through the director (classic LVS-NAT).
+    #[default]
+    None,
+    /// Every NAT real server.
+    All,
+    /// These real-server addresses only.
+    Only(BTreeSet<IpAddr>),
+}
+
+impl Masquerade {
+    fn applies(&self, addr: IpAddr) -> bool {
+        match self {
+            Masquerade::None => false,
+            Masquerade::All => true,
+            Masquerade::Only(set) => set.contains(&addr),
+        }
+    }
+}
+
+/// A table this data plane cannot install.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RenderError {
+    #[error(transparent)]
+    Unsupported(#[from] keel_lvs::Unsupported),
+    #[error(
+        "virtual server {0}: no interface known for DR virtual address {1}; name it (the interface holding the VIP) in the data plane options"
+    )]
+    NoDrDevice(ServiceKey, IpAddr),
+    #[error("invalid {what} {value:?} for an nftables name")]
+    BadName { what: &'static str, value: String },
+    #[error("slot count must be at least 1")]
+    NoSlots,
+}
+
+/// What the nftables data plane supports.
+pub fn capabilities() -> Capabilities {
+    Capabilities {
+        data_plane: "nftables".to_string(),
+        schedulers: vec!["rr", "wrr", "sh", "dh", "mh"],
+        methods: vec![MethodKind::Nat, MethodKind::Dr],
+        // The ingress hook runs before anything could have set a mark.
+        fwmark_methods: vec![MethodKind::Nat],
+        mixed_methods: false,
+        mixed_families: false,
+        thresholds: false,
+    }
+}
+
+/// The script deleting keel's tables (if present) in one transaction.
+pub fn render_clear(table_name: &str) -> Result<String, RenderError> {
+    check_name("table name", table_name)?;
+    let mut s = String::new();
+    // `add` then `delete` in one transaction removes the table whether or
+    // not it existed, without failing.
+    for family in ["inet", "netdev"] {
+        let _ = writeln!(s, "table {family} {table_name} {{}}");
+        let _ = writeln!(s, "delete table {family} {table_name}");
+    }
+    Ok(s)
+}
+
+/// The method a service is forwarded with; a service without destinations
+/// counts as NAT (its chain then rejects new connections).
+pub(crate) fn service_method(svc: &VirtualService) -> MethodKind {
+    svc.destinations
+        .first()
+        .map(|d| MethodKind::of(d.method))
+        .unwrap_or(MethodKind::Nat)
+}
+
+/// Renders `table` as an nft script that replaces keel's tables with
+/// exactly this content in one transaction. Pure: same input, same text.
+pub fn render(table: &Table, opts: &Options) -> Result<String, RenderError> {
+    validate(table, &capabilities())?;
+    if opts.slots == 0 {
+        return Err(RenderError::NoSlots);
+    }
+    let table = table.normalized();
+    let mut out = render_clear(&opts.table)?;
+    let (dr, nat): (Vec<&VirtualService>, Vec<&VirtualService>) = table
+        .services
+        .iter()
+        .partition(|s| service_method(s) == MethodKind::Dr);
+    if !nat.is_empty() {
+        render_nat(&mut out, &nat, opts);
+    }
+    if !dr.is_empty() {
+        render_dr(&mut out, &dr, opts)?;
+    }
+    Ok(out)
+}
+
+fn check_name(what: &'static str, value: &str) -> Result<(), RenderError> {
+    let ok = !value.is_empty()
+        && value.len() <= 64
+        && value.starts_with(|c: char| c.is_ascii_alphabetic())
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'));
+    if ok {
+        Ok(())
+    } else {
+        Err(RenderError::BadName {
+            what,
+            value: value.to_string(),
+        })
+    }
+}
+
+fn check_device(value: &str) -> Result<(), RenderError> {
+    // Interface names: at most 15 bytes, no quotes, slashes or blanks.
+    let ok = !value.is_empty()
+        && value.len() <= 15
+        && value
+            .chars()
+            .all(|c| c.is_ascii_graphic() && !matches!(c, '"' | '/' | '\\'));
+    if ok {
+        Ok(())
+    } else {
+        Err(RenderError::BadName {
+            what: "interface name",
+            value: value.to_string(),
+        })
+    }
+}
+
+fn addr_name(ip: IpAddr) -> String {
+    ip.to_string().replace(':', ".")
+}
+
+/// `vs-tcp-192.0.2.144-80`, `vs-fwm-7`, `vs-fwm6-7`.
+pub(crate) fn service_chain(key: &ServiceKey) -> String {
+    match key {
+        ServiceKey::Addr { ip, proto, port } => format!(
+            "vs-{}-{}-{}",
+            proto.as_str().to_ascii_lowercase(),
+            addr_name(*ip),
+            port
+        ),
+        ServiceKey::Fwmark { mark, family } => match family {
+            Family::Inet => format!("vs-fwm-{mark}"),
+            Family::Inet6 => format!("vs-fwm6-{mark}"),
+        },
+    }
+}
+
+/// `<service chain>/rs-192.0.2.11-80`.
+pub(crate) fn dest_chain(svc: &str, d: DestKey) -> String {
+    format!("{svc}/rs-{}-{}", addr_name(d.addr), d.port)
+}
+
+fn affinity_set(svc: &str, d: DestKey) -> String {
+    format!("{svc}/aff-{}-{}", addr_name(d.addr), d.port)
+}
+
+/// Comment of a service chain's first rule:
+/// `keel vs sched=sh,fallback,port persist=360/24`.
+pub(crate) fn service_comment(svc: &VirtualService) -> String {
+    let mut sched = svc.scheduler.name().to_string();
+    if let Scheduler::Sh { fallback, port } | Scheduler::Mh { fallback, port } = svc.scheduler {
+        if fallback {
+            sched.push_str(",fallback");
+        }
+        if port {
+            sched.push_str(",port");
+        }
+    }
+    let persist = match svc.persistence {
+        None => "none".to_string(),
+        Some(Persistence {
+            timeout,
+            netmask: None,
+        }) => timeout.to_string(),
+        Some(Persistence {
+            timeout,
+            netmask: Some(m),
+        }) => format!("{timeout}/{m}"),
+    };
+    format!("keel vs sched={sched} persist={persist}")
+}
+
+/// Comment of a real-server chain's first rule:
+/// `keel rs 192.0.2.11:80 weight=1 method=dr`.
+pub(crate) fn dest_comment(d: &Destination) -> String {
+    let method = match d.method {
+        Method::Dr => "dr",
+        _ => "nat",
+    };
+    format!("keel rs {} weight={} method={method}", d.key(), d.weight)
+}
+
+fn is_local(opts: &Options, addr: IpAddr) -> bool {
+    addr.is_loopback() || opts.local_addrs.contains(&addr)
+}
+
+fn ip_kw(family: Family) -> &'static str {
+    match family {
+        Family::Inet => "ip",
+        Family::Inet6 => "ip6",
+    }
+}
+
+fn proto_kw(p: Protocol) -> &'static str {
+    match p {
+        Protocol::Tcp => "tcp",
+        Protocol::Udp => "udp",
+        Protocol::Sctp => "sctp",
+    }
+}
+
+/// Dispatch maps of one table: name, key type, rule text, elements.
+struct DispatchMap {
+    name: &'static str,
+    key_type: &'static str,
+    selector: &'static str,
+    elements: Vec<(String, String)>,
+}
+
+fn dispatch_maps(services: &[&VirtualService], dr: bool) -> Vec<DispatchMap> {
+    let mut maps = vec![
+        DispatchMap {
+            name: if dr { "dr-fwm4" } else { "svc-fwm4" },
+            key_type: "mark",
+            selector: "meta nfproto ipv4 meta mark",
+            elements: vec![],
+        },
+        DispatchMap {
+            name: if dr { "dr-fwm6" } else { "svc-fwm6" },
+            key_type: "mark",
+            selector: "meta nfproto ipv6 meta mark",
+            elements: vec![],
+        },
+        DispatchMap {
+            name: if dr { "dr4" } else { "svc4" },
+            key_type: "ipv4_addr . inet_proto . inet_service",
+            selector: "ip daddr . meta l4proto . th dport",
+            elements: vec![],
+        },
+        DispatchMap {
+            name: if dr { "dr6" } else { "svc6" },
+            key_type: "ipv6_addr . inet_proto . inet_service",
+            selector: "ip6 daddr . meta l4proto . th dport",
+            elements: vec![],
+        },
+        DispatchMap {
+            name: if dr { "dr4-anyport" } else { "svc4-anyport" },
+            key_type: "ipv4_addr . inet_proto",
+            selector: "ip daddr . meta l4proto",
+            elements: vec![],
+        },
+        DispatchMap {
+            name: if dr { "dr6-anyport" } else { "svc6-anyport" },
+            key_type: "ipv6_addr . inet_proto",
+            selector: "ip6 daddr . meta l4proto",
+            elements: vec![],
+        },
+    ];
+    for svc in services {
+        let chain = service_chain(&svc.key);
+        let (idx, key) = match svc.key {
+            ServiceKey::Fwmark { mark, family } => {
+                (if family == Family::Inet { 0 } else { 1 }, mark.to_string())
+            }
+            ServiceKey::Addr { ip, proto, port } => {
+                let v6 = usize::from(ip.is_ipv6());
+                if port == 0 {
+                    (4 + v6, format!("{ip} . {}", proto_kw(proto)))
+                } else {
+                    (2 + v6, format!("{ip} . {} . {port}", proto_kw(proto)))
+                }
+            }
+        };
+        maps[idx].elements.push((key, chain));
+    }
+    maps.retain(|m| !m.elements.is_empty());
+    maps
+}
+
+fn write_maps(out: &mut String, maps: &[DispatchMap]) {
+    for m in maps {
+        let _ = writeln!(out, "\tmap {} {{", m.name);
+        let _ = writeln!(out, "\t\ttype {} : verdict", m.key_type);
+        out.push_str("\t\telements = {\n");
+        for (i, (k, chain)) in m.elements.iter().enumerate() {
+            let sep = if i + 1 == m.elements.len() { "" } else { "," };
+            let _ = writeln!(out, "\t\t\t{k} : goto {chain}{sep}");
+        }
+        out.push_str("\t\t}\n\t}\n");
+    }
+}
+
+fn write_dispatch_rules(out: &mut String, maps: &[DispatchMap]) {
+    for m in maps {
+        let _ = writeln!(out, "\t\t{} vmap @{}", m.selector, m.name);
+    }
+}
+
+/// The hash input of a hashing scheduler: `ip saddr . th sport` and so on;
+/// `None` when every packet is to go to the same server.
+fn hash_key(svc: &VirtualService, family: Family, dr: bool) -> Option<String> {
+    let ip = ip_kw(family);
+    let with_port = match svc.scheduler {
+        Scheduler::Dh => return Some(format!("{ip} daddr")),
+        Scheduler::Sh { port, .. } => port,
+        // Stateless DR must keep every packet of a flow on one server, so
+        // rr/wrr/mh spread flows by hashing the full source there.
+        _ => dr,
+    };
+    if dr && let Some(p) = svc.persistence {
+        // Persistence without a connection table: one server per client
+        // (or client network). jhash cannot take a masked value, only raw
+        // whole bytes of the header, so the network prefix is rounded down
+        // to whole bytes: a coarser group still keeps each finer group on
+        // one server.
+        let (full, offset) = match family {
+            Family::Inet => (32u8, 96),
+            Family::Inet6 => (128u8, 64),
+        };
+        let len = p.netmask.unwrap_or(full).min(full);
+        if len == full {
+            return Some(format!("{ip} saddr"));
+        }
+        let bits = u32::from(len / 8) * 8;
+        if bits == 0 {
+            return None;
+        }
+        return Some(format!("@nh,{offset},{bits}"));
+    }
+    Some(if with_port {
+        format!("{ip} saddr . th sport")
+    } else {
+        format!("{ip} saddr")
+    })
+}
+
+fn mask_suffix(family: Family, netmask: Option<u8>) -> String {
+    let Some(len) = netmask else {
+        return String::new();
+    };
+    match family {
+        Family::Inet if len < 32 => {
+            let bits = u32::MAX.checked_shl(32 - u32::from(len)).unwrap_or(0);
+            format!(" & {}", std::net::Ipv4Addr::from(bits))
+        }
+        Family::Inet6 if len < 128 => {
+            let bits = u128::MAX.checked_shl(128 - u32::from(len)).unwrap_or(0);
+            format!(" & {}", std::net::Ipv6Addr::from(bits))
+        }
+        _ => String::new(),
+    }
+}
+
+fn gcd(a: u32, b: u32) -> u32 {
+    if b == 0 { a } else { gcd(b, a % b) }
+}
+
+fn range_text(first: u32, last: u32) -> String {
+    if first == last {
+        first.to_string()
+    } else {
+        format!("{first}-{last}")
+    }
+}
+
+/// The rule choosing a real-server chain among `live` (weight > 0).
+fn schedule_rule(
+    svc: &VirtualService,
+    live: &[&Destination],
+    chain: &str,
+    opts: &Options,
+    dr: bool,
+) -> String {
+    let target = |d: &Destination| format!("goto {}", dest_chain(chain, d.key()));
+    if !dr && matches!(svc.scheduler, Scheduler::Rr | Scheduler::Wrr) {
+        // IPVS's wrr order for weights 3:1 is A A A B: an interval map over
+        // a counter reproduces it, reduced by the weights' gcd.
+        let weights: Vec<u32> = live
+            .iter()
+            .map(|d| {
+                if svc.scheduler == Scheduler::Rr {
+                    1
+                } else {
+                    d.weight
+                }
+            })
+            .collect();
+        let g = weights.iter().copied().fold(0, gcd).max(1);
+        let mut next = 0u32;
+        let mut entries = Vec::new();
+        for (d, w) in live.iter().zip(&weights) {
+            let n = w / g;
+            entries.push(format!(
+                "{} : {}",
+                range_text(next, next + n - 1),
+                target(d)
+            ));
+            next += n;
+        }
+        return format!(
+            "\t\tnumgen inc mod {next} vmap {{ {} }}\n",
+            entries.join(", ")
+        );
+    }
+    let owned: Vec<Destination> = live
+        .iter()
+        .map(|d| {
+            let mut d = (*d).clone();
+            // rr ignores weights (beyond 0 meaning "none").
+            if svc.scheduler == Scheduler::Rr {
+                d.weight = 1;
+            }
+            d
+        })
+        .collect();
+    let slots = slot_table(&owned, opts.slots);
+    let Some(key) = hash_key(svc, svc.key.family(), dr) else {
+        // One group for all clients: the owner of slot 0 takes everything.
+        return match slots.first() {
+            Some(&i) => format!("\t\t{}\n", target(&owned[i])),
+            None => "\t\treject\n".to_string(),
+        };
+    };
+    let entries: Vec<String> = slot_ranges(&slots)
+        .into_iter()
+        .map(|(a, b, i)| format!("{} : {}", range_text(a, b), target(&owned[i])))
+        .collect();
+    let mut s = format!(
+        "\t\tjhash {key} mod {} seed 0x{:08x} vmap {{\n",
+        opts.slots, opts.hash_seed
+    );
+    for (i, e) in entries.iter().enumerate() {
+        let sep = if i + 1 == entries.len() { "" } else { "," };
+        let _ = writeln!(s, "\t\t\t{e}{sep}");
+    }
+    s.push_str("\t\t}\n");
+    s
+}
+
+fn render_nat(out: &mut String, services: &[&VirtualService], opts: &Options) {
+    let maps = dispatch_maps(services, false);
+    let _ = writeln!(out, "table inet {} {{", opts.table);
+    write_maps(out, &maps);
+
+    let mut masq: [BTreeSet<IpAddr>; 2] = [BTreeSet::new(), BTreeSet::new()];
+    for svc in services {
+        for d in &svc.destinations {
+            if !is_local(opts, d.addr) && opts.masquerade.applies(d.addr) {
+                masq[usize::from(d.addr.is_ipv6())].insert(d.addr);
+            }
+        }
+    }
+    for (i, set) in masq.iter().enumerate() {
+        if set.is_empty() {
+            continue;
+        }
+        let (name, ty) = if i == 0 {
+            ("masq4", "ipv4_addr")
+        } else {
+            ("masq6", "ipv6_addr")
+        };
+        let elems: Vec<String> = set.iter().map(|a| a.to_string()).collect();
+        let _ = writeln!(
+            out,
+            "\tset {name} {{\n\t\ttype {ty}\n\t\telements = {{ {} }}\n\t}}",
+            elems.join(", ")
+        );
+    }
+    for svc in services {
+        if let Some(p) = svc.persistence {
+            let chain = service_chain(&svc.key);
+            let ty = match svc.key.family() {
+                Family::Inet => "ipv4_addr",
+                Family::Inet6 => "ipv6_addr",
+            };
+            for d in svc.schedulable() {
+                let _ = writeln!(
+                    out,
+                    "\tset {} {{\n\t\ttype {ty}\n\t\tflags dynamic,timeout\n\t\ttimeout {}s\n\t}}",
+                    affinity_set(&chain, d.key()),
+                    p.timeout.max(1)
+                );
+            }
+        }
+    }
+
+    // dstnat priority for both hooks; the output hook does not accept the
+    // symbolic name, hence -100.
+    for hook in ["prerouting", "output"] {
+        let _ = writeln!(
+            out,
+            "\tchain {hook} {{\n\t\ttype nat hook {hook} priority -100; policy accept;"
+        );
+        write_dispatch_rules(out, &maps);
+        out.push_str("\t}\n");
+    }
+    if masq.iter().any(|s| !s.is_empty()) {
+        out.push_str(
+            "\tchain postrouting {\n\t\ttype nat hook postrouting priority 100; policy accept;\n",
+        );
+        if !masq[0].is_empty() {
+            out.push_str("\t\tct status dnat ip daddr @masq4 masquerade\n");
+        }
+        if !masq[1].is_empty() {
+            out.push_str("\t\tct status dnat ip6 daddr @masq6 masquerade\n");
+        }
+        out.push_str("\t}\n");
+    }
+
+    for svc in services {
+        let chain = service_chain(&svc.key);
+        let family = svc.key.family();
+        let ip = ip_kw(family);
+        let live = svc.schedulable();
+        let _ = writeln!(out, "\tchain {chain} {{");
+        let _ = writeln!(out, "\t\tcounter comment \"{}\"", service_comment(svc));
+        if let Some(p) = svc.persistence {
+            // A client seen recently goes back to its server (kube-proxy's
+            // affinity sets); quiescent servers get no returning clients.
+            for d in &live {
+                let _ = writeln!(
+                    out,
+                    "\t\t{ip} saddr{} @{} goto {}",
+                    mask_suffix(family, p.netmask),
+                    affinity_set(&chain, d.key()),
+                    dest_chain(&chain, d.key())
+                );
+            }
+        }
+        if live.is_empty() {
+            out.push_str("\t\treject\n");
+        } else {
+            out.push_str(&schedule_rule(svc, &live, &chain, opts, false));
+        }
+        out.push_str("\t}\n");
+
+        for d in &svc.destinations {
+            let _ = writeln!(out, "\tchain {} {{", dest_chain(&chain, d.key()));
+            let _ = writeln!(out, "\t\tcounter comment \"{}\"", dest_comment(d));
+            if let (Some(p), true) = (svc.persistence, d.weight > 0) {
+                let _ = writeln!(
+                    out,
+                    "\t\tupdate @{} {{ {ip} saddr{} }}",
+                    affinity_set(&chain, d.key()),
+                    mask_suffix(family, p.netmask)
+                );
+            }
+            let l4 = match svc.key {
+                ServiceKey::Addr { proto, .. } => proto_kw(proto).to_string(),
+                ServiceKey::Fwmark { .. } => "{ tcp, udp, sctp }".to_string(),
+            };
+            let line = if is_local(opts, d.addr) {
+                if d.port == 0 {
+                    format!("meta l4proto {l4} redirect")
+                } else {
+                    format!("meta l4proto {l4} redirect to :{}", d.port)
+                }
+            } else if d.port == 0 {
+                format!("dnat {ip} to {}", d.addr)
+            } else {
+                let addr = match d.addr {
+                    IpAddr::V4(a) => a.to_string(),
+                    IpAddr::V6(a) => format!("[{a}]"),
+                };
+                format!("meta l4proto {l4} dnat {ip} to {addr}:{}", d.port)
+            };
+            let _ = writeln!(out, "\t\t{line}\n\t}}");
+        }
+    }
+    out.push_str("}\n");
+}
+
+fn render_dr(
+    out: &mut String,
+    services: &[&VirtualService],
+    opts: &Options,
+) -> Result<(), RenderError> {
+    // Device per service first, so a missing one fails before any output.
+    let mut devices: BTreeMap<String, ()> = BTreeMap::new();
+    let mut svc_dev: Vec<String> = Vec::new();
+    for svc in services {
+        let ip = match svc.key {
+            ServiceKey::Addr { ip, .. } => ip,
+            // validate() refuses DR fwmark services.
+            ServiceKey::Fwmark { .. } => continue,
+        };
+        let dev = opts
+            .dr_devices
+            .get(&ip)
+            .or(opts.dr_default_device.as_ref())
+            .ok_or(RenderError::NoDrDevice(svc.key, ip))?;
+        check_device(dev)?;
+        devices.insert(dev.clone(), ());
+        svc_dev.push(dev.clone());
+    }
+    let maps = dispatch_maps(services, true);
+    let _ = writeln!(out, "table netdev {} {{", opts.table);
+    write_maps(out, &maps);
+    for dev in devices.keys() {
+        let _ = writeln!(
+            out,
+            "\tchain ingress-{} {{\n\t\ttype filter hook ingress device \"{dev}\" priority 0; policy accept;",
+            dev.replace(|c: char| !c.is_ascii_alphanumeric(), "_")
+        );
+        write_dispatch_rules(out, &maps);
+        out.push_str("\t}\n");
+    }
+    for (svc, dev) in services.iter().zip(&svc_dev) {
+        let chain = service_chain(&svc.key);
+        let live = svc.schedulable();
+        let _ = writeln!(out, "\tchain {chain} {{");
+        let _ = writeln!(out, "\t\tcounter comment \"{}\"", service_comment(svc));
+        if live.is_empty() {
+            // Nothing to forward to: the local stack answers (or resets).
+            out.push_str("\t\taccept\n");
+        } else {
+            out.push_str(&schedule_rule(svc, &live, &chain, opts, true));
+        }
+        out.push_str("\t}\n");
+        for d in &svc.destinations {
+            let _ = writeln!(out, "\tchain {} {{", dest_chain(&chain, d.key()));
+            let _ = writeln!(out, "\t\tcounter comment \"{}\"", dest_comment(d));
+            if is_local(opts, d.addr) {
+                out.push_str("\t\taccept\n");
+            } else {
+                let _ = writeln!(
+                    out,
+                    "\t\tfwd {} to {} device \"{dev}\"",
+                    ip_kw(svc.key.family()),
+                    d.addr
+                );
+            }
+            out.push_str("\t}\n");
+        }
+    }
+    out.push_str("}\n");
+    Ok(())
+}
