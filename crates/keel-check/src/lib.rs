@@ -12,7 +12,9 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod core;
+pub mod genhash;
 pub mod probe;
+pub mod run;
 pub mod spec;
 pub mod table;
 
