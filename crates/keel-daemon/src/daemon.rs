@@ -192,7 +192,10 @@ fn script_credentials(cfg: &Config) -> Option<Credentials> {
     }
 }
 
-fn configured(s: &Option<keel_config::model::Script>, base: &RunOptions) -> Option<ConfiguredScript> {
+fn configured(
+    s: &Option<keel_config::model::Script>,
+    base: &RunOptions,
+) -> Option<ConfiguredScript> {
     let s = s.as_ref()?;
     match Script::parse(&s.command) {
         Ok(script) => {
@@ -231,7 +234,11 @@ fn open_fifo(f: &Option<keel_config::model::NotifyFifo>, s: &Services) -> Option
         .user
         .as_deref()
         .and_then(|u| Credentials::lookup(u, f.group.as_deref()).ok());
-    let opened = match f.script.as_ref().and_then(|sc| Script::parse(&sc.command).ok()) {
+    let opened = match f
+        .script
+        .as_ref()
+        .and_then(|sc| Script::parse(&sc.command).ok())
+    {
         Some(script) => {
             NotifyFifo::open_with_script(&f.path, owner, &script, &s.script_opts, s.runner.shell())
         }
@@ -282,7 +289,12 @@ impl Services {
         self.group_scripts = cfg
             .sync_groups
             .iter()
-            .map(|sg| (sg.name.clone(), notify_scripts(&sg.notify, &self.script_opts)))
+            .map(|sg| {
+                (
+                    sg.name.clone(),
+                    notify_scripts(&sg.notify, &self.script_opts),
+                )
+            })
             .collect();
         self.router_id = g.router_id.clone().unwrap_or_else(short_hostname);
         self.mailer = g.smtp_server.as_ref().map(|srv| {
@@ -336,10 +348,8 @@ impl Services {
                     .and_then(|sg| sg.smtp_alert)
                     .unwrap_or(false);
                 if alert
-                    && let (Some(m), Some(a)) = (
-                        &self.mailer,
-                        Alert::vrrp_group(&self.router_id, &group, ns),
-                    )
+                    && let (Some(m), Some(a)) =
+                        (&self.mailer, Alert::vrrp_group(&self.router_id, &group, ns))
                 {
                     m.send(a);
                 }

@@ -18,8 +18,8 @@
 pub mod daemon;
 pub mod fifo;
 pub mod logging;
-pub mod mapping;
 pub mod mail;
+pub mod mapping;
 pub mod notify;
 pub mod pidfile;
 pub mod script;

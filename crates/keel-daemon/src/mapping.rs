@@ -111,7 +111,9 @@ impl InstancePlan {
 pub enum MappingError {
     #[error("VRRP_Instance({0}) has no interface and no default_interface")]
     NoInterface(String),
-    #[error("VRRP_Instance({name}) interface {interface} has no {family} address to send adverts from")]
+    #[error(
+        "VRRP_Instance({name}) interface {interface} has no {family} address to send adverts from"
+    )]
     NoSourceAddress {
         name: String,
         interface: String,
@@ -298,8 +300,7 @@ fn add_tracks(
     }
     for r in &t.interfaces {
         let (weight, reverse) = ref_weight(r, 0, false);
-        let tc = TrackConfig::new(0, &r.name, TrackKind::Interface, weight)
-            .reverse(reverse);
+        let tc = TrackConfig::new(0, &r.name, TrackKind::Interface, weight).reverse(reverse);
         push(TrackSource::Interface(r.name.clone()), tc);
     }
     for r in &t.files {
@@ -318,8 +319,7 @@ fn add_tracks(
             continue;
         };
         let (weight, reverse) = ref_weight(r, i64::from(p.weight), p.reverse);
-        let tc = TrackConfig::new(0, &r.name, TrackKind::Process, weight)
-            .reverse(reverse);
+        let tc = TrackConfig::new(0, &r.name, TrackKind::Process, weight).reverse(reverse);
         push(TrackSource::Process(r.name.clone()), tc);
     }
 }
@@ -410,7 +410,10 @@ pub fn route_plan(r: &Route) -> Option<RoutePlan> {
             .map(|a| IpFamily::of(&a))
     });
     let Some((dst, len)) = parse_prefix(&r.dst, hint) else {
-        tracing::warn!("virtual route {}: cannot parse the destination; ignored", r.dst);
+        tracing::warn!(
+            "virtual route {}: cannot parse the destination; ignored",
+            r.dst
+        );
         return None;
     };
     let mut spec = RouteSpec::new(dst, len);
@@ -447,7 +450,10 @@ pub fn route_plan(r: &Route) -> Option<RoutePlan> {
         Some("unreachable") => spec = spec.kind(RouteKind::Unreachable),
         Some("prohibit") => spec = spec.kind(RouteKind::Prohibit),
         Some(other) => {
-            tracing::warn!("virtual route {}: route type {other} not supported; ignored", r.dst);
+            tracing::warn!(
+                "virtual route {}: route type {other} not supported; ignored",
+                r.dst
+            );
             return None;
         }
     }
@@ -605,15 +611,24 @@ vrrp_instance VI_2 {
         assert_eq!(p.engine.advert_interval, Duration::from_millis(100));
         assert_eq!(p.group, None);
         assert_eq!(p.unicast_src, Some("192.0.2.200".parse().unwrap()));
-        assert_eq!(p.engine.primary_ip, "192.0.2.200".parse::<IpAddr>().unwrap());
-        assert_eq!(p.unicast_peers, vec!["192.0.2.5".parse::<IpAddr>().unwrap()]);
-        assert!(!p.engine.preempt);
+        assert_eq!(
+            p.engine.primary_ip,
+            "192.0.2.200".parse::<IpAddr>().unwrap()
+        );
+        assert_eq!(
+            p.unicast_peers,
+            vec!["192.0.2.5".parse::<IpAddr>().unwrap()]
+        );
+        // keepalived: `state MASTER` cancels nopreempt.
+        assert!(p.engine.preempt);
         assert_eq!(p.auth, AuthConfig::None);
     }
 
     #[test]
     fn missing_source_address_is_reported() {
-        let c = cfg("vrrp_instance X { interface eth9\n virtual_router_id 1\n virtual_ipaddress { 192.0.2.9 } }");
+        let c = cfg(
+            "vrrp_instance X { interface eth9\n virtual_router_id 1\n virtual_ipaddress { 192.0.2.9 } }",
+        );
         let (plans, errs) = plan_instances(&c, &host());
         assert!(plans.is_empty());
         assert!(matches!(errs[0], MappingError::NoSourceAddress { .. }));
@@ -647,6 +662,9 @@ vrrp_instance VI_2 {
         let s = rule_spec(&rule).unwrap();
         assert_eq!(s.from, Some(("192.0.2.0".parse().unwrap(), 24)));
         assert_eq!((s.table, s.priority), (100, Some(10)));
-        assert!(rule_spec(&Rule::default()).is_none(), "a rule needs a table");
+        assert!(
+            rule_spec(&Rule::default()).is_none(),
+            "a rule needs a table"
+        );
     }
 }

@@ -167,7 +167,11 @@ async fn run_track_file(cfg: TrackFile, engine: UnboundedSender<EngineMsg>) {
         && (init.overwrite || !path.exists())
         && let Err(e) = std::fs::write(&path, format!("{}\n", init.value))
     {
-        tracing::warn!("track_file {}: cannot write {}: {e}", cfg.name, path.display());
+        tracing::warn!(
+            "track_file {}: cannot write {}: {e}",
+            cfg.name,
+            path.display()
+        );
     }
     let mut last = None;
     loop {

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use keel_config::Config;
 use keel_linux::{
-    AddressSpec, Netlink, NetEvent, NetlinkMonitor, PacketSocket, VrrpSocket, VrrpSocketOptions,
+    AddressSpec, NetEvent, Netlink, NetlinkMonitor, PacketSocket, VrrpSocket, VrrpSocketOptions,
 };
 use keel_vrrp::config::VipSet;
 use keel_vrrp::group::{GroupOutput, SyncGroup};
@@ -73,7 +73,10 @@ pub enum ServiceMsg {
 pub fn spawn(
     cfg: Arc<Config>,
     to_services: mpsc::UnboundedSender<ServiceMsg>,
-) -> std::io::Result<(mpsc::UnboundedSender<EngineMsg>, std::thread::JoinHandle<()>)> {
+) -> std::io::Result<(
+    mpsc::UnboundedSender<EngineMsg>,
+    std::thread::JoinHandle<()>,
+)> {
     let (tx, rx) = mpsc::unbounded_channel();
     let handle = std::thread::Builder::new()
         .name("keel-vrrp".into())
@@ -336,14 +339,11 @@ impl Runtime {
         for p in plans.iter_mut() {
             let ours: Vec<IpAddr> = p.engine.vips.announced();
             if ours.contains(&p.engine.primary_ip) && p.unicast_src.is_none() {
-                let alt = host
-                    .addresses
-                    .get(&p.interface)
-                    .and_then(|a| {
-                        a.iter()
-                            .find(|a| a.is_ipv6() == p.v6 && !ours.contains(a))
-                            .copied()
-                    });
+                let alt = host.addresses.get(&p.interface).and_then(|a| {
+                    a.iter()
+                        .find(|a| a.is_ipv6() == p.v6 && !ours.contains(a))
+                        .copied()
+                });
                 if let Some(alt) = alt {
                     p.engine.primary_ip = alt;
                 }
@@ -362,11 +362,8 @@ impl Runtime {
             .collect();
         let mut new_units = Vec::new();
         for sg in &cfg.sync_groups {
-            let members: Vec<InstancePlan> = sg
-                .group
-                .iter()
-                .filter_map(|n| by_name.remove(n))
-                .collect();
+            let members: Vec<InstancePlan> =
+                sg.group.iter().filter_map(|n| by_name.remove(n)).collect();
             if members.is_empty() {
                 continue;
             }
@@ -538,7 +535,12 @@ impl Runtime {
 
     async fn run(&mut self, mut ctl: mpsc::UnboundedReceiver<EngineMsg>) {
         loop {
-            let deadline = self.units.iter().flatten().filter_map(Unit::poll_timeout).min();
+            let deadline = self
+                .units
+                .iter()
+                .flatten()
+                .filter_map(Unit::poll_timeout)
+                .min();
             let sleep_until = deadline.map(|t| {
                 tokio::time::Instant::from_std(self.epoch + Duration::from_micros(t.as_micros()))
             });
@@ -664,10 +666,7 @@ impl Runtime {
                 a.engine.priority = p.engine.priority;
                 a == *p
             }) && match &unit.kind {
-                UnitKind::Single(_) => unit
-                    .members
-                    .first()
-                    .is_some_and(|n| group_of(n).is_none()),
+                UnitKind::Single(_) => unit.members.first().is_some_and(|n| group_of(n).is_none()),
                 UnitKind::Group(g) => unit.members.first().and_then(|n| group_of(n)).is_some_and(
                     |(gname, members)| {
                         gname == g.name()
@@ -760,11 +759,7 @@ impl Runtime {
             }
             for (id, src) in &ir.plan.tracks {
                 if matches!(src, TrackSource::Interface(n) if n == ifname) {
-                    let state = if up {
-                        TrackState::Up
-                    } else {
-                        TrackState::Down
-                    };
+                    let state = if up { TrackState::Up } else { TrackState::Down };
                     hits.push((ir.unit, ir.member, Event::Track { id: *id, state }));
                 }
             }
@@ -1215,7 +1210,9 @@ impl Runtime {
         let mut names: Vec<&String> = self.insts.keys().collect();
         names.sort();
         for n in names {
-            let Some(ir) = self.insts.get(n) else { continue };
+            let Some(ir) = self.insts.get(n) else {
+                continue;
+            };
             let inst = self.units[ir.unit]
                 .as_ref()
                 .and_then(|u| u.instance(ir.member));
@@ -1260,7 +1257,9 @@ impl Runtime {
         let mut names: Vec<&String> = self.insts.keys().collect();
         names.sort();
         for n in names {
-            let Some(ir) = self.insts.get(n) else { continue };
+            let Some(ir) = self.insts.get(n) else {
+                continue;
+            };
             let s = &ir.stats;
             let _ = writeln!(out, "VRRP Instance: {n}");
             let _ = writeln!(out, "  Advertisements:");
