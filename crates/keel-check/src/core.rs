@@ -24,8 +24,8 @@
 
 use crate::spec::{self, ProbeSpec, SpecError};
 use crate::table::{
-    Destination, Family, ForwardMethod, Granularity, Persistence, Protocol, SchedFlags,
-    ServiceKey, TunnelChecksum, TunnelType, VirtualService,
+    Destination, Family, ForwardMethod, Granularity, Persistence, Protocol, SchedFlags, ServiceKey,
+    TunnelChecksum, TunnelType, VirtualService,
 };
 use keel_config::model as cfg;
 use std::collections::BTreeSet;
@@ -140,18 +140,36 @@ pub enum ScriptKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Action {
     /// The real server became alive (all checkers pass).
-    RealServerUp { vs: usize, rs: usize },
+    RealServerUp {
+        vs: usize,
+        rs: usize,
+    },
     /// The real server failed.
-    RealServerDown { vs: usize, rs: usize },
+    RealServerDown {
+        vs: usize,
+        rs: usize,
+    },
     /// The real server's weight in the table changed (misc_dynamic,
     /// FILE_CHECK weights).
-    SetWeight { vs: usize, rs: usize, weight: u32 },
-    QuorumUp { vs: usize },
-    QuorumDown { vs: usize },
+    SetWeight {
+        vs: usize,
+        rs: usize,
+        weight: u32,
+    },
+    QuorumUp {
+        vs: usize,
+    },
+    QuorumDown {
+        vs: usize,
+    },
     /// The sorry server replaced the pool.
-    SorryServerIn { vs: usize },
+    SorryServerIn {
+        vs: usize,
+    },
     /// The pool replaced the sorry server.
-    SorryServerOut { vs: usize },
+    SorryServerOut {
+        vs: usize,
+    },
     /// Run a notify script (`rs` is `None` for quorum scripts).
     RunScript {
         kind: ScriptKind,
@@ -767,7 +785,12 @@ impl CheckerSet {
 
     /// Feeds one probe outcome in and reschedules the checker. Results for
     /// unknown ids, or after [`CheckerSet::shutdown`], are ignored.
-    pub fn on_result(&mut self, id: CheckerId, result: &ProbeResult, now: Timestamp) -> Vec<Action> {
+    pub fn on_result(
+        &mut self,
+        id: CheckerId,
+        result: &ProbeResult,
+        now: Timestamp,
+    ) -> Vec<Action> {
         let mut out = Vec::new();
         if self.stopped {
             return out;
@@ -778,7 +801,9 @@ impl CheckerSet {
         ck.in_flight = false;
         let role = ck.role;
         let next_delay = match role {
-            Role::File { weight, reverse } => self.file_result(id, result, weight, reverse, &mut out),
+            Role::File { weight, reverse } => {
+                self.file_result(id, result, weight, reverse, &mut out)
+            }
             Role::External => {
                 self.set_checker_outcome(id, result.ok, &mut out);
                 None
@@ -1209,7 +1234,7 @@ impl CheckerSet {
                     });
                 }
             }
-            dests.sort_by(|a, b| (a.addr, a.port).cmp(&(b.addr, b.port)));
+            dests.sort_by_key(|a| (a.addr, a.port));
             for key in &vs.keys {
                 table.push(VirtualService {
                     key: *key,

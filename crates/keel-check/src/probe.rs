@@ -16,7 +16,9 @@ use std::net::{IpAddr, SocketAddr};
 use std::pin::Pin;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader};
+use tokio::io::{
+    AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, BufReader,
+};
 use tokio::net::{TcpSocket, TcpStream, UdpSocket};
 use tokio::time::timeout;
 
@@ -234,9 +236,7 @@ impl rustls::client::danger::ServerCertVerifier for AcceptAnyCert {
     }
 
     fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
-        self.0
-            .signature_verification_algorithms
-            .supported_schemes()
+        self.0.signature_verification_algorithms.supported_schemes()
     }
 }
 
@@ -347,7 +347,12 @@ pub async fn http_fetch(
     let headers = resp
         .headers()
         .iter()
-        .map(|(k, v)| (k.to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+        .map(|(k, v)| {
+            (
+                k.to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
         .collect();
     let mut body = resp.into_body();
     let mut md5 = Md5::new();
@@ -413,10 +418,7 @@ async fn http_probe(t: &Target, http: &HttpSpec, tls: &Arc<rustls::ClientConfig>
 
 // ------------------------------------------------------------------- SMTP
 
-async fn read_reply<R: AsyncBufRead + Unpin>(
-    r: &mut R,
-    limit: Duration,
-) -> Result<u16, String> {
+async fn read_reply<R: AsyncBufRead + Unpin>(r: &mut R, limit: Duration) -> Result<u16, String> {
     // Multi-line replies (RFC 5321 §4.2.1) continue with "NNN-".
     let mut line = Vec::new();
     for _ in 0..64 {
@@ -471,7 +473,11 @@ async fn smtp_probe(t: &Target, helo: &str) -> ProbeResult {
     }
 }
 
-async fn write_all<W: AsyncWrite + Unpin>(w: &mut W, data: &[u8], limit: Duration) -> Result<(), String> {
+async fn write_all<W: AsyncWrite + Unpin>(
+    w: &mut W,
+    data: &[u8],
+    limit: Duration,
+) -> Result<(), String> {
     match timeout(limit, w.write_all(data)).await {
         Ok(Ok(())) => Ok(()),
         Ok(Err(e)) => Err(format!("write error: {e}")),
@@ -492,7 +498,11 @@ pub mod dns {
         m.extend_from_slice(&0x0100u16.to_be_bytes()); // RD
         m.extend_from_slice(&1u16.to_be_bytes()); // QDCOUNT
         m.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
-        for label in name.trim_end_matches('.').split('.').filter(|l| !l.is_empty()) {
+        for label in name
+            .trim_end_matches('.')
+            .split('.')
+            .filter(|l| !l.is_empty())
+        {
             // RFC 1035 §2.3.4: labels are 63 octets or less.
             if label.len() > 63 {
                 return None;
@@ -729,7 +739,10 @@ async fn ping_probe(t: &Target) -> ProbeResult {
             Ok(Ok(n)) => n,
             Ok(Err(e)) => return ProbeResult::fail(format!("recv ICMP packet error: {e}")),
             Err(_) => {
-                return ProbeResult::fail(format!("ICMP connection to address {} timeout", t.addr.ip()))
+                return ProbeResult::fail(format!(
+                    "ICMP connection to address {} timeout",
+                    t.addr.ip()
+                ));
             }
         };
         let mut icmp = &buf[..n];
@@ -755,7 +768,12 @@ async fn ping_probe(t: &Target) -> ProbeResult {
 
 // ------------------------------------------------------------- MISC, FILE
 
-async fn misc_probe(exec: &dyn ScriptExec, script: &Script, limit: Duration, dynamic: bool) -> ProbeResult {
+async fn misc_probe(
+    exec: &dyn ScriptExec,
+    script: &Script,
+    limit: Duration,
+    dynamic: bool,
+) -> ProbeResult {
     match exec.run(script, limit).await {
         ScriptExit::Exited(0) => ProbeResult::ok("exited with status 0"),
         ScriptExit::Exited(n) if dynamic && (2..=255).contains(&n) => {

@@ -12,6 +12,7 @@ use crate::spec::ProbeSpec;
 use crate::table::VirtualService;
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinSet;
@@ -33,6 +34,23 @@ enum Command {
 pub struct RunnerHandle {
     commands: mpsc::UnboundedSender<Command>,
     table: watch::Receiver<Vec<VirtualService>>,
+    stats: Arc<Counters>,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    started: AtomicU64,
+    completed: AtomicU64,
+    failed: AtomicU64,
+}
+
+/// Probe counters since the runner started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RunnerStats {
+    pub probes_started: u64,
+    pub probes_completed: u64,
+    /// Completed probes whose result was a failure.
+    pub probes_failed: u64,
 }
 
 impl std::fmt::Debug for Command {
@@ -48,6 +66,14 @@ impl RunnerHandle {
     /// The desired LVS table, updated whenever it changes.
     pub fn table(&self) -> watch::Receiver<Vec<VirtualService>> {
         self.table.clone()
+    }
+
+    pub fn stats(&self) -> RunnerStats {
+        RunnerStats {
+            probes_started: self.stats.started.load(Ordering::Relaxed),
+            probes_completed: self.stats.completed.load(Ordering::Relaxed),
+            probes_failed: self.stats.failed.load(Ordering::Relaxed),
+        }
     }
 
     /// Feeds a result for a checker the runner does not probe itself
@@ -107,11 +133,21 @@ pub fn spawn(
     let (actions_tx, actions_rx) = mpsc::unbounded_channel();
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
     let (table_tx, table_rx) = watch::channel(Vec::new());
-    tokio::spawn(run_loop(set, ctx, options, cmd_rx, actions_tx, table_tx));
+    let stats = Arc::new(Counters::default());
+    tokio::spawn(run_loop(
+        set,
+        ctx,
+        options,
+        cmd_rx,
+        actions_tx,
+        table_tx,
+        stats.clone(),
+    ));
     (
         RunnerHandle {
             commands: cmd_tx,
             table: table_rx,
+            stats,
         },
         actions_rx,
     )
@@ -141,6 +177,7 @@ async fn run_loop(
     mut commands: mpsc::UnboundedReceiver<Command>,
     out: mpsc::UnboundedSender<Action>,
     table: watch::Sender<Vec<VirtualService>>,
+    stats: Arc<Counters>,
 ) {
     let epoch = tokio::time::Instant::now();
     let now = || Timestamp(epoch.elapsed());
@@ -172,6 +209,7 @@ async fn run_loop(
                         (id, r)
                     });
                     tasks.insert(handle.id(), id);
+                    stats.started.fetch_add(1, Ordering::Relaxed);
                 }
             }
             Some(done) = probes.join_next_with_id(), if !probes.is_empty() => {
@@ -188,6 +226,10 @@ async fn run_loop(
                         (id, ProbeResult::fail(format!("probe failed: {e}")))
                     }
                 };
+                stats.completed.fetch_add(1, Ordering::Relaxed);
+                if !result.ok {
+                    stats.failed.fetch_add(1, Ordering::Relaxed);
+                }
                 let actions = set.on_result(id, &result, now());
                 publish(&set, actions, &out, &table);
             }

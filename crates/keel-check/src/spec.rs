@@ -109,7 +109,7 @@ impl ReplyPattern {
     /// Parses hex with `X`/`x` wildcard nibbles (spaces ignored).
     pub fn parse(text: &str) -> Result<ReplyPattern, SpecError> {
         let nibbles: Vec<char> = text.chars().filter(|c| !c.is_whitespace()).collect();
-        if nibbles.len() % 2 != 0 || nibbles.is_empty() {
+        if !nibbles.len().is_multiple_of(2) || nibbles.is_empty() {
             return Err(SpecError::BadHex(text.to_string()));
         }
         let mut data = Vec::with_capacity(nibbles.len() / 2);
@@ -123,7 +123,9 @@ impl ReplyPattern {
                 if c == 'X' || c == 'x' {
                     w |= 0xf;
                 } else {
-                    let v = c.to_digit(16).ok_or_else(|| SpecError::BadHex(text.to_string()))?;
+                    let v = c
+                        .to_digit(16)
+                        .ok_or_else(|| SpecError::BadHex(text.to_string()))?;
                     d |= v as u8;
                 }
             }
@@ -165,12 +167,29 @@ pub struct UdpSpec {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProbeSpec {
     /// HTTP_GET (`http.tls` `None`) or SSL_GET.
-    Http { target: Target, http: HttpSpec },
-    Tcp { target: Target },
-    Smtp { target: Target, helo: String },
-    Dns { target: Target, qtype: u16, name: String },
-    Udp { target: Target, udp: UdpSpec },
-    Ping { target: Target },
+    Http {
+        target: Target,
+        http: HttpSpec,
+    },
+    Tcp {
+        target: Target,
+    },
+    Smtp {
+        target: Target,
+        helo: String,
+    },
+    Dns {
+        target: Target,
+        qtype: u16,
+        name: String,
+    },
+    Udp {
+        target: Target,
+        udp: UdpSpec,
+    },
+    Ping {
+        target: Target,
+    },
     /// Runs `command` through a [`crate::probe::ScriptExec`].
     Misc {
         script: cfg::Script,
@@ -178,10 +197,14 @@ pub enum ProbeSpec {
         dynamic: bool,
     },
     /// Reads an integer from `path`.
-    File { path: String },
+    File {
+        path: String,
+    },
     /// Not probed here: state comes from outside
     /// ([`crate::core::CheckerSet::on_result`] fed by the BFD side).
-    External { name: String },
+    External {
+        name: String,
+    },
 }
 
 impl ProbeSpec {

@@ -76,7 +76,9 @@ impl fmt::Display for ServiceKey {
 pub enum TunnelType {
     Ipip,
     /// GUE with its UDP port.
-    Gue { port: u16 },
+    Gue {
+        port: u16,
+    },
     Gre,
 }
 

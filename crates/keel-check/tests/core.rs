@@ -56,7 +56,11 @@ impl Sim {
         sim
     }
 
-    fn run_until(&mut self, until: Timestamp, mut answer: impl FnMut(CheckerId, Timestamp) -> ProbeResult) {
+    fn run_until(
+        &mut self,
+        until: Timestamp,
+        mut answer: impl FnMut(CheckerId, Timestamp) -> ProbeResult,
+    ) {
         while let Some(next) = self.set.next_due() {
             if next > until {
                 break;
@@ -116,11 +120,23 @@ fn up_checker_fails_only_after_retry_plus_one_attempts() {
         .iter()
         .map(|t| t.since_epoch().as_secs_f64())
         .collect();
-    assert_eq!(times, vec![5.0, 6.0, 7.0], "retry+1 attempts spaced by delay_before_retry");
+    assert_eq!(
+        times,
+        vec![5.0, 6.0, 7.0],
+        "retry+1 attempts spaced by delay_before_retry"
+    );
     let acts = sim.take_actions();
     let l = logs(&acts);
-    assert!(l.contains(&"TCP_CHECK on service [192.0.2.11]:tcp:80 failed after 2 retries.".to_string()), "{l:?}");
-    assert!(l.contains(&"Removing service [192.0.2.11]:tcp:80 from VS [192.0.2.144]:tcp:80".to_string()), "{l:?}");
+    assert!(
+        l.contains(&"TCP_CHECK on service [192.0.2.11]:tcp:80 failed after 2 retries.".to_string()),
+        "{l:?}"
+    );
+    assert!(
+        l.contains(
+            &"Removing service [192.0.2.11]:tcp:80 from VS [192.0.2.144]:tcp:80".to_string()
+        ),
+        "{l:?}"
+    );
     assert!(acts.contains(&Action::RealServerDown { vs: 0, rs: 0 }));
     assert_eq!(acts.last(), Some(&Action::TableChanged));
     assert!(sim.set.desired_table()[0].destinations.is_empty());
@@ -138,7 +154,9 @@ fn up_checker_fails_only_after_retry_plus_one_attempts() {
     let acts = sim.take_actions();
     let l = logs(&acts);
     assert!(l.contains(&"TCP connection to [192.0.2.11]:tcp:80 success.".to_string()));
-    assert!(l.contains(&"Adding service [192.0.2.11]:tcp:80 to VS [192.0.2.144]:tcp:80".to_string()));
+    assert!(
+        l.contains(&"Adding service [192.0.2.11]:tcp:80 to VS [192.0.2.144]:tcp:80".to_string())
+    );
     let table = sim.set.desired_table();
     assert_eq!(table[0].destinations.len(), 1);
     assert_eq!(table[0].destinations[0].weight, 3);
@@ -172,7 +190,10 @@ fn first_check_needs_a_single_failure() {
     assert_eq!(sim.attempts[&id0()].len(), 1);
     assert_eq!(sim.set.rs_alive(RsId { vs: 0, rs: 0 }), Some(false));
     let l = logs(&sim.take_actions());
-    assert!(l.contains(&"TCP_CHECK on service [192.0.2.11]:tcp:80 failed.".to_string()), "{l:?}");
+    assert!(
+        l.contains(&"TCP_CHECK on service [192.0.2.11]:tcp:80 failed.".to_string()),
+        "{l:?}"
+    );
 }
 
 #[test]
@@ -200,18 +221,34 @@ fn alpha_server_starts_down_and_needs_a_success() {
     sim.run_until(t(0.0), |_, _| ProbeResult::ok(""));
     let acts = sim.take_actions();
     assert!(acts.contains(&Action::RealServerUp { vs: 0, rs: 0 }));
-    assert!(logs(&acts).contains(&"Adding service [192.0.2.11]:tcp:80 to VS [192.0.2.144]:tcp:80".to_string()));
+    assert!(
+        logs(&acts)
+            .contains(&"Adding service [192.0.2.11]:tcp:80 to VS [192.0.2.144]:tcp:80".to_string())
+    );
     assert_eq!(sim.set.desired_table()[0].destinations.len(), 1);
 }
 
 #[test]
 fn alpha_first_failure_runs_notify_down() {
-    let text = ONE_RS.replace("weight 3", "weight 3\n alpha\n notify_down \"/bin/rs-down\"");
+    let text = ONE_RS.replace(
+        "weight 3",
+        "weight 3\n alpha\n notify_down \"/bin/rs-down\"",
+    );
     let mut sim = Sim::start(set(&text));
     sim.run_until(t(0.0), |_, _| ProbeResult::fail("refused"));
     let acts = sim.take_actions();
-    assert!(acts.iter().any(|a| matches!(a, Action::RunScript { kind: ScriptKind::NotifyDown, rs: Some(0), .. })));
-    assert!(!acts.contains(&Action::RealServerDown { vs: 0, rs: 0 }), "never was up");
+    assert!(acts.iter().any(|a| matches!(
+        a,
+        Action::RunScript {
+            kind: ScriptKind::NotifyDown,
+            rs: Some(0),
+            ..
+        }
+    )));
+    assert!(
+        !acts.contains(&Action::RealServerDown { vs: 0, rs: 0 }),
+        "never was up"
+    );
 }
 
 const TWO_CHECKERS: &str = r#"
@@ -240,11 +277,21 @@ fn real_server_is_up_only_while_all_its_checkers_pass() {
     });
     assert_eq!(sim.set.rs_alive(RsId { vs: 0, rs: 0 }), Some(false));
     let acts = sim.take_actions();
-    assert!(acts.iter().any(|a| matches!(a, Action::RunScript { kind: ScriptKind::NotifyDown, .. })));
+    assert!(acts.iter().any(|a| matches!(
+        a,
+        Action::RunScript {
+            kind: ScriptKind::NotifyDown,
+            ..
+        }
+    )));
     // Both fail: still one down event only.
     sim.run_until(t(5.0), |_, _| ProbeResult::fail(""));
     let acts = sim.take_actions();
-    assert!(!acts.iter().any(|a| matches!(a, Action::RealServerDown { .. })));
+    assert!(
+        !acts
+            .iter()
+            .any(|a| matches!(a, Action::RealServerDown { .. }))
+    );
     // Checker 0 recovers: still down (checker 1 fails).
     sim.run_until(t(10.0), |id, _| {
         if id.checker == 0 {
@@ -295,7 +342,9 @@ fn quorum_with_hysteresis() {
     // Start: all three alive, 3 >= 2+1.
     let acts = sim.take_actions();
     assert!(acts.contains(&Action::QuorumUp { vs: 0 }));
-    assert!(logs(&acts).contains(&"Gained quorum 2+1=3 <= 3 for VS [192.0.2.144]:tcp:80".to_string()));
+    assert!(
+        logs(&acts).contains(&"Gained quorum 2+1=3 <= 3 for VS [192.0.2.144]:tcp:80".to_string())
+    );
     // Two down: sum 1, not below 2-1: still up.
     sim.run_until(t(0.0), answer_down(&[0, 1]));
     assert_eq!(sim.set.live_weight(0), Some(1));
@@ -315,7 +364,13 @@ fn quorum_with_hysteresis() {
     sim.run_until(t(15.0), answer_down(&[]));
     let acts = sim.take_actions();
     assert!(acts.contains(&Action::QuorumUp { vs: 0 }));
-    assert!(acts.iter().any(|a| matches!(a, Action::RunScript { kind: ScriptKind::QuorumUp, .. })));
+    assert!(acts.iter().any(|a| matches!(
+        a,
+        Action::RunScript {
+            kind: ScriptKind::QuorumUp,
+            ..
+        }
+    )));
 }
 
 #[test]
@@ -327,7 +382,9 @@ fn sorry_server_replaces_the_pool_while_quorum_is_lost() {
     sim.run_until(t(5.0), answer_down(&[0, 1, 2]));
     let acts = sim.take_actions();
     assert!(acts.contains(&Action::SorryServerIn { vs: 0 }));
-    assert!(logs(&acts).contains(&"Adding sorry server [192.0.2.200]:tcp:8080 to VS [192.0.2.144]:tcp:80".to_string()));
+    assert!(logs(&acts).contains(
+        &"Adding sorry server [192.0.2.200]:tcp:8080 to VS [192.0.2.144]:tcp:80".to_string()
+    ));
     let table = sim.set.desired_table();
     assert_eq!(table[0].destinations.len(), 1);
     assert_eq!(table[0].destinations[0].addr, ip("192.0.2.200"));
@@ -336,7 +393,9 @@ fn sorry_server_replaces_the_pool_while_quorum_is_lost() {
     sim.run_until(t(10.0), answer_down(&[1, 2]));
     let acts = sim.take_actions();
     assert!(acts.contains(&Action::SorryServerOut { vs: 0 }));
-    assert!(logs(&acts).contains(&"Removing sorry server [192.0.2.200]:tcp:8080 from VS [192.0.2.144]:tcp:80".to_string()));
+    assert!(logs(&acts).contains(
+        &"Removing sorry server [192.0.2.200]:tcp:8080 from VS [192.0.2.144]:tcp:80".to_string()
+    ));
     let table = sim.set.desired_table();
     let addrs: Vec<IpAddr> = table[0].destinations.iter().map(|d| d.addr).collect();
     assert_eq!(addrs, vec![ip("192.0.2.11")]);
@@ -347,7 +406,11 @@ fn sorry_server_goes_in_at_start_when_every_server_is_alpha() {
     let mut sim = Sim::start(set(&three_rs("alpha\n sorry_server 192.0.2.200 80")));
     let acts = sim.take_actions();
     assert!(acts.contains(&Action::SorryServerIn { vs: 0 }));
-    assert!(logs(&acts).iter().any(|l| l.starts_with("Starting with quorum down 1-0=1 > 0 for VS")));
+    assert!(
+        logs(&acts)
+            .iter()
+            .any(|l| l.starts_with("Starting with quorum down 1-0=1 > 0 for VS"))
+    );
     assert_eq!(sim.set.desired_table()[0].destinations.len(), 1);
     sim.run_until(t(0.0), answer_down(&[]));
     let table = sim.set.desired_table();
@@ -359,15 +422,32 @@ fn inhibit_on_failure_keeps_the_server_with_weight_zero() {
     let mut sim = Sim::start(set(&three_rs("inhibit_on_failure")));
     sim.run_until(t(0.0), answer_down(&[1]));
     let acts = sim.take_actions();
-    assert!(logs(&acts).contains(&"Disabling service [192.0.2.12]:tcp:80 of VS [192.0.2.144]:tcp:80".to_string()));
+    assert!(
+        logs(&acts).contains(
+            &"Disabling service [192.0.2.12]:tcp:80 of VS [192.0.2.144]:tcp:80".to_string()
+        )
+    );
     let table = sim.set.desired_table();
     let d = table[0].destination(ip("192.0.2.12"), 80).unwrap();
     assert_eq!(d.weight, 0);
-    assert_eq!(table[0].destination(ip("192.0.2.11"), 80).unwrap().weight, 1);
+    assert_eq!(
+        table[0].destination(ip("192.0.2.11"), 80).unwrap().weight,
+        1
+    );
     sim.run_until(t(5.0), answer_down(&[]));
     let acts = sim.take_actions();
-    assert!(logs(&acts).contains(&"Enabling service [192.0.2.12]:tcp:80 of VS [192.0.2.144]:tcp:80".to_string()));
-    assert_eq!(sim.set.desired_table()[0].destination(ip("192.0.2.12"), 80).unwrap().weight, 1);
+    assert!(
+        logs(&acts).contains(
+            &"Enabling service [192.0.2.12]:tcp:80 of VS [192.0.2.144]:tcp:80".to_string()
+        )
+    );
+    assert_eq!(
+        sim.set.desired_table()[0]
+            .destination(ip("192.0.2.12"), 80)
+            .unwrap()
+            .weight,
+        1
+    );
 }
 
 const MISC: &str = r#"
@@ -388,9 +468,15 @@ virtual_server 192.0.2.144 80 {
 fn misc_dynamic_sets_the_weight_from_the_exit_status() {
     let mut sim = Sim::start(set(MISC));
     // exit 7 => weight 5.
-    sim.run_until(t(0.0), |_, _| ProbeResult::ok("exited with status 7").with_weight(5));
+    sim.run_until(t(0.0), |_, _| {
+        ProbeResult::ok("exited with status 7").with_weight(5)
+    });
     let acts = sim.take_actions();
-    assert!(acts.contains(&Action::SetWeight { vs: 0, rs: 0, weight: 5 }));
+    assert!(acts.contains(&Action::SetWeight {
+        vs: 0,
+        rs: 0,
+        weight: 5
+    }));
     assert!(logs(&acts).contains(&"Changing weight from 10 to 5 for active service [192.0.2.11]:tcp:80 of VS [192.0.2.144]:tcp:80".to_string()));
     assert_eq!(sim.set.desired_table()[0].destinations[0].weight, 5);
     // exit 0 => configured weight again.
@@ -403,7 +489,9 @@ fn misc_dynamic_sets_the_weight_from_the_exit_status() {
     assert!(logs(&acts).contains(&"Misc check for [[192.0.2.11]:tcp:80 VS [192.0.2.144]:tcp:80] by [/usr/local/bin/check-app] failed with retry disabled (exited with status 1).".to_string()), "{:?}", logs(&acts));
     assert!(sim.set.desired_table()[0].destinations.is_empty());
     // exit 2 => up with weight 0.
-    sim.run_until(t(15.0), |_, _| ProbeResult::ok("exited with status 2").with_weight(0));
+    sim.run_until(t(15.0), |_, _| {
+        ProbeResult::ok("exited with status 2").with_weight(0)
+    });
     assert_eq!(sim.set.rs_alive(RsId { vs: 0, rs: 0 }), Some(true));
     assert_eq!(sim.set.desired_table()[0].destinations[0].weight, 0);
 }
@@ -459,9 +547,23 @@ virtual_server 192.0.2.144 80 {
     let mut s = set(text);
     s.start(t(0.0), |_, _| Duration::ZERO);
     let acts = s.shutdown();
-    assert!(logs(&acts).contains(&"Shutting down service [192.0.2.11]:tcp:80 from VS [192.0.2.144]:tcp:80".to_string()));
-    assert!(acts.iter().any(|a| matches!(a, Action::RunScript { kind: ScriptKind::QuorumDown, .. })));
-    assert!(acts.iter().any(|a| matches!(a, Action::RunScript { kind: ScriptKind::NotifyDown, .. })));
+    assert!(logs(&acts).contains(
+        &"Shutting down service [192.0.2.11]:tcp:80 from VS [192.0.2.144]:tcp:80".to_string()
+    ));
+    assert!(acts.iter().any(|a| matches!(
+        a,
+        Action::RunScript {
+            kind: ScriptKind::QuorumDown,
+            ..
+        }
+    )));
+    assert!(acts.iter().any(|a| matches!(
+        a,
+        Action::RunScript {
+            kind: ScriptKind::NotifyDown,
+            ..
+        }
+    )));
     assert!(s.desired_table().is_empty());
     assert_eq!(s.next_due(), None);
     // Without omega: no scripts.
@@ -509,11 +611,23 @@ virtual_server fwmark 7 {
     // Sorted by address.
     assert_eq!(vs.destinations[0].addr, ip("192.0.2.11"));
     let d = &vs.destinations[1];
-    assert_eq!((d.port, d.weight, d.upper_threshold, d.lower_threshold), (8080, 2, 100, 10));
+    assert_eq!(
+        (d.port, d.weight, d.upper_threshold, d.lower_threshold),
+        (8080, 2, 100, 10)
+    );
     assert_eq!(d.method, ForwardMethod::Dr);
     assert!(matches!(table[1].key, ServiceKey::Fwmark { mark: 7, .. }));
     assert_eq!(s.vs_label(1), Some("FWM 7"));
     // The checker connects to connect_port on the real server.
-    let spec = s.probe_spec(CheckerId { vs: 1, rs: 0, checker: 0 }).unwrap();
-    assert_eq!(spec.target().unwrap().addr, "192.0.2.21:22".parse().unwrap());
+    let spec = s
+        .probe_spec(CheckerId {
+            vs: 1,
+            rs: 0,
+            checker: 0,
+        })
+        .unwrap();
+    assert_eq!(
+        spec.target().unwrap().addr,
+        "192.0.2.21:22".parse().unwrap()
+    );
 }

@@ -51,7 +51,11 @@ async fn probe(spec: &ProbeSpec) -> ProbeResult {
 #[tokio::test]
 async fn http_get_sends_keepalived_request_and_accepts_2xx() {
     let srv = HttpServer::start(200, RS1_BODY).await;
-    let spec = http_spec(srv.addr, vec![url("/health", srv.addr, None, &[(200, 299)])], None);
+    let spec = http_spec(
+        srv.addr,
+        vec![url("/health", srv.addr, None, &[(200, 299)])],
+        None,
+    );
     let r = probe(&spec).await;
     assert!(r.ok, "{r:?}");
     let req = srv.requests.lock().unwrap()[0].clone();
@@ -66,21 +70,37 @@ async fn http_get_sends_keepalived_request_and_accepts_2xx() {
 #[tokio::test]
 async fn http_get_status_mismatch_fails() {
     let srv = HttpServer::start(503, RS1_BODY).await;
-    let spec = http_spec(srv.addr, vec![url("/health", srv.addr, None, &[(200, 299)])], None);
+    let spec = http_spec(
+        srv.addr,
+        vec![url("/health", srv.addr, None, &[(200, 299)])],
+        None,
+    );
     let r = probe(&spec).await;
     assert!(!r.ok);
     assert!(r.detail.contains("HTTP status code error"), "{}", r.detail);
     // A configured range that includes 503 passes.
-    let spec = http_spec(srv.addr, vec![url("/health", srv.addr, None, &[(500, 503)])], None);
+    let spec = http_spec(
+        srv.addr,
+        vec![url("/health", srv.addr, None, &[(500, 503)])],
+        None,
+    );
     assert!(probe(&spec).await.ok);
 }
 
 #[tokio::test]
 async fn http_get_digest_match_and_mismatch() {
     let srv = HttpServer::start(200, RS1_BODY).await;
-    let ok = http_spec(srv.addr, vec![url("/health", srv.addr, Some(RS1_DIGEST), &[])], None);
+    let ok = http_spec(
+        srv.addr,
+        vec![url("/health", srv.addr, Some(RS1_DIGEST), &[])],
+        None,
+    );
     assert!(probe(&ok).await.ok);
-    let bad = http_spec(srv.addr, vec![url("/health", srv.addr, Some(RS2_DIGEST), &[])], None);
+    let bad = http_spec(
+        srv.addr,
+        vec![url("/health", srv.addr, Some(RS2_DIGEST), &[])],
+        None,
+    );
     let r = probe(&bad).await;
     assert!(!r.ok);
     assert!(r.detail.contains("MD5 digest error"), "{}", r.detail);
@@ -110,7 +130,10 @@ async fn http_get_times_out_on_a_server_that_never_answers() {
     let r = probe(&spec).await;
     let took = t0.elapsed();
     assert!(!r.ok);
-    assert!(took >= Duration::from_millis(450) && took < Duration::from_secs(3), "{took:?}");
+    assert!(
+        took >= Duration::from_millis(450) && took < Duration::from_secs(3),
+        "{took:?}"
+    );
 }
 
 #[tokio::test]
@@ -118,7 +141,8 @@ async fn connect_timeout_with_a_full_accept_queue() {
     // A listener that never accepts, with its queue filled: further SYNs
     // are dropped and connect() hangs until our timeout.
     let sock = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-    sock.bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into()).unwrap();
+    sock.bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
+        .unwrap();
     sock.listen(0).unwrap();
     let addr = sock.local_addr().unwrap().as_socket().unwrap();
     let mut fillers = Vec::new();
@@ -135,7 +159,11 @@ async fn connect_timeout_with_a_full_accept_queue() {
     let t0 = Instant::now();
     let r = probe(&spec).await;
     assert!(!r.ok, "{r:?}");
-    assert!(r.detail.contains("timed out") || r.detail.contains("timeout"), "{}", r.detail);
+    assert!(
+        r.detail.contains("timed out") || r.detail.contains("timeout"),
+        "{}",
+        r.detail
+    );
     assert!(t0.elapsed() >= Duration::from_millis(350));
     drop(sock);
 }
@@ -144,9 +172,18 @@ async fn connect_timeout_with_a_full_accept_queue() {
 async fn tcp_check_connect_and_refused() {
     let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = l.local_addr().unwrap();
-    assert!(probe(&ProbeSpec::Tcp { target: target(addr, Duration::from_secs(1)) }).await.ok);
+    assert!(
+        probe(&ProbeSpec::Tcp {
+            target: target(addr, Duration::from_secs(1))
+        })
+        .await
+        .ok
+    );
     let closed = closed_tcp_port();
-    let r = probe(&ProbeSpec::Tcp { target: target(closed, Duration::from_secs(1)) }).await;
+    let r = probe(&ProbeSpec::Tcp {
+        target: target(closed, Duration::from_secs(1)),
+    })
+    .await;
     assert!(!r.ok);
 }
 
@@ -164,9 +201,9 @@ async fn bindto_sets_the_source_address() {
 fn tls_server_config() -> Arc<rustls::ServerConfig> {
     let ck = rcgen::generate_simple_self_signed(vec!["rs1.example".to_string()]).unwrap();
     let cert = ck.cert.der().clone();
-    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(
-        rustls::pki_types::PrivatePkcs8KeyDer::from(ck.key_pair.serialize_der()),
-    );
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(rustls::pki_types::PrivatePkcs8KeyDer::from(
+        ck.key_pair.serialize_der(),
+    ));
     let cfg = rustls::ServerConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))
@@ -190,12 +227,15 @@ async fn tls_server(body: &'static [u8]) -> (SocketAddr, Arc<Mutex<Vec<Option<St
             let cfg = cfg.clone();
             let snis = snis2.clone();
             tokio::spawn(async move {
-                let acc = tokio_rustls::LazyConfigAcceptor::new(rustls::server::Acceptor::default(), s);
+                let acc =
+                    tokio_rustls::LazyConfigAcceptor::new(rustls::server::Acceptor::default(), s);
                 let Ok(start) = acc.await else { return };
                 snis.lock()
                     .unwrap()
                     .push(start.client_hello().server_name().map(str::to_string));
-                let Ok(mut tls) = start.into_stream(cfg).await else { return };
+                let Ok(mut tls) = start.into_stream(cfg).await else {
+                    return;
+                };
                 let _ = read_head(&mut tls).await;
                 let head = format!("HTTP/1.0 200 OK\r\nContent-Length: {}\r\n\r\n", body.len());
                 let _ = tls.write_all(head.as_bytes()).await;
@@ -229,14 +269,22 @@ async fn ssl_get_against_a_self_signed_certificate() {
     assert!(probe(&spec).await.ok);
     assert_eq!(snis.lock().unwrap()[1].as_deref(), Some("rs1.example"));
     // A digest mismatch over TLS still fails.
-    let spec = http_spec(addr, vec![url("/", addr, Some(RS2_DIGEST), &[])], Some(TlsSpec { sni: None }));
+    let spec = http_spec(
+        addr,
+        vec![url("/", addr, Some(RS2_DIGEST), &[])],
+        Some(TlsSpec { sni: None }),
+    );
     assert!(!probe(&spec).await.ok);
 }
 
 #[tokio::test]
 async fn ssl_get_fails_against_plain_http() {
     let srv = HttpServer::start(200, RS1_BODY).await;
-    let spec = http_spec(srv.addr, vec![url("/", srv.addr, None, &[(200, 299)])], Some(TlsSpec { sni: None }));
+    let spec = http_spec(
+        srv.addr,
+        vec![url("/", srv.addr, None, &[(200, 299)])],
+        Some(TlsSpec { sni: None }),
+    );
     assert!(!probe(&spec).await.ok);
 }
 
@@ -256,7 +304,11 @@ async fn smtp_server(greeting: &'static str) -> (SocketAddr, Arc<Mutex<Vec<Strin
                 while r.read_line(&mut line).await.unwrap_or(0) > 0 {
                     let l = line.trim_end().to_string();
                     lines.lock().unwrap().push(l.clone());
-                    let reply = if l.starts_with("HELO") { "250 hello\r\n" } else { "221 bye\r\n" };
+                    let reply = if l.starts_with("HELO") {
+                        "250 hello\r\n"
+                    } else {
+                        "221 bye\r\n"
+                    };
                     let _ = w.write_all(reply.as_bytes()).await;
                     line.clear();
                 }
@@ -277,7 +329,10 @@ async fn smtp_check_banner_helo_quit() {
     let r = probe(&spec).await;
     assert!(r.ok, "{r:?}");
     tokio::time::sleep(Duration::from_millis(50)).await;
-    assert_eq!(lines.lock().unwrap().as_slice(), &["HELO lb1.example", "QUIT"]);
+    assert_eq!(
+        lines.lock().unwrap().as_slice(),
+        &["HELO lb1.example", "QUIT"]
+    );
     let (addr, _) = smtp_server("554 go away\r\n").await;
     let spec = ProbeSpec::Smtp {
         target: target(addr, Duration::from_secs(1)),
@@ -455,24 +510,37 @@ async fn file_check_reads_the_integer() {
 async fn genhash_prints_the_body_digest() {
     let srv = HttpServer::start(200, RS1_BODY).await;
     let mut out = Vec::new();
-    let mut opts = keel_check::genhash::GenhashOptions::new("/health", srv.addr.ip(), srv.addr.port());
-    let d = keel_check::genhash::run_with(&opts, &mut out).await.unwrap();
+    let mut opts =
+        keel_check::genhash::GenhashOptions::new("/health", srv.addr.ip(), srv.addr.port());
+    let d = keel_check::genhash::run_with(&opts, &mut out)
+        .await
+        .unwrap();
     assert_eq!(d, RS1_DIGEST);
     assert_eq!(String::from_utf8(out).unwrap(), format!("{RS1_DIGEST}\n"));
     opts.verbose = true;
     opts.virtualhost = Some("www.example".into());
     let mut out = Vec::new();
-    keel_check::genhash::run_with(&opts, &mut out).await.unwrap();
+    keel_check::genhash::run_with(&opts, &mut out)
+        .await
+        .unwrap();
     let text = String::from_utf8(out).unwrap();
     assert!(text.contains(&format!("MD5SUM = {RS1_DIGEST}")), "{text}");
-    assert!(text.contains("Global response time for [/health] = "), "{text}");
+    assert!(
+        text.contains("Global response time for [/health] = "),
+        "{text}"
+    );
     let req = srv.requests.lock().unwrap()[1].clone();
     assert!(String::from_utf8_lossy(&req).contains("Host: www.example\r\n"));
     // Over TLS too.
     let (addr, _) = tls_server(RS1_BODY).await;
     let mut opts = keel_check::genhash::GenhashOptions::new("/", addr.ip(), addr.port());
     opts.ssl = true;
-    assert_eq!(keel_check::genhash::run_with(&opts, &mut Vec::new()).await.unwrap(), RS1_DIGEST);
+    assert_eq!(
+        keel_check::genhash::run_with(&opts, &mut Vec::new())
+            .await
+            .unwrap(),
+        RS1_DIGEST
+    );
 }
 
 #[tokio::test]
@@ -480,7 +548,11 @@ async fn one_dead_server_does_not_delay_another() {
     let dead = silent_server().await;
     let live = HttpServer::start(200, RS1_BODY).await;
     let slow = http_spec(dead, vec![url("/", dead, None, &[(200, 299)])], None);
-    let fast = http_spec(live.addr, vec![url("/", live.addr, None, &[(200, 299)])], None);
+    let fast = http_spec(
+        live.addr,
+        vec![url("/", live.addr, None, &[(200, 299)])],
+        None,
+    );
     let slow_task = tokio::spawn(async move { probe(&slow).await });
     let t0 = Instant::now();
     assert!(probe(&fast).await.ok);
