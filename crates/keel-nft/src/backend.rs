@@ -1,8 +1,8 @@
 //! [`NftBackend`]: the [`keel_lvs::Backend`] running on nftables.
 
 use crate::nft::Nft;
-use crate::parse::{merge, parse_listing};
-use crate::render::{Options, RenderError, capabilities, render, render_clear};
+use crate::parse::{existing_objects, merge, parse_listing};
+use crate::render::{Options, RenderError, capabilities, render, render_clear, render_update};
 use keel_lvs::{Backend, BackendError, Capabilities, Change, Table};
 
 /// Installs tables as keel's `inet` / `netdev` nftables tables.
@@ -37,10 +37,16 @@ impl Backend for NftBackend {
 
     /// Replaces keel's tables with `desired` in one transaction; the change
     /// list is not needed (nftables swaps the whole content atomically).
-    /// Connections already tracked keep their server; persistence entries
-    /// of services start empty again.
+    /// Connections already tracked keep their server, and persistence
+    /// entries survive unless the service's persistence settings changed or
+    /// the destination lost its weight.
     fn apply(&mut self, desired: &Table, _changes: &[Change]) -> Result<(), BackendError> {
-        let script = self.script(desired)?;
+        let existing = match self.nft.list_table_json("inet", &self.options.table)? {
+            Some(json) => Some(existing_objects(&json)?),
+            None => None,
+        };
+        let script =
+            render_update(desired, &self.options, existing.as_ref()).map_err(render_error)?;
         self.nft.run_script(&script)
     }
 

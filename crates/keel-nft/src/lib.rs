@@ -13,5 +13,7 @@ mod render;
 
 pub use backend::NftBackend;
 pub use nft::Nft;
-pub use parse::{merge, parse_listing};
-pub use render::{Masquerade, Options, RenderError, capabilities, render, render_clear};
+pub use parse::{existing_objects, merge, parse_listing};
+pub use render::{
+    Existing, Masquerade, Options, RenderError, capabilities, render, render_clear, render_update,
+};

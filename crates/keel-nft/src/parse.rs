@@ -2,7 +2,7 @@
 //! [`Table`], cross-checking the recorded settings with the rules that
 //! actually forward.
 
-use crate::render::{dest_chain, service_chain};
+use crate::render::{Existing, dest_chain, service_chain};
 use keel_lvs::{
     BackendError, Destination, Family, Method, Persistence, Protocol, Scheduler, ServiceKey, Table,
     VirtualService,
@@ -279,6 +279,27 @@ fn scheduled_targets(rules: &Rules) -> BTreeSet<String> {
         }
     }
     out
+}
+
+/// Names of the chains, sets and maps in a `nft -j list table` output.
+pub fn existing_objects(json: &str) -> Result<Existing, BackendError> {
+    let doc: Value =
+        serde_json::from_str(json).map_err(|e| err(format!("nft JSON output: {e}")))?;
+    let items = doc
+        .get("nftables")
+        .and_then(Value::as_array)
+        .ok_or_else(|| err("nft JSON output has no \"nftables\" array"))?;
+    let mut ex = Existing::default();
+    for item in items {
+        if let Some(v) = item.get("chain") {
+            ex.chains.insert(str_field(v, "name")?);
+        } else if let Some(v) = item.get("set") {
+            ex.sets.insert(str_field(v, "name")?);
+        } else if let Some(v) = item.get("map") {
+            ex.maps.insert(str_field(v, "name")?);
+        }
+    }
+    Ok(ex)
 }
 
 /// Reads the services of one of keel's tables (`nft -j list table` output).

@@ -140,19 +140,61 @@ pub(crate) fn service_method(svc: &VirtualService) -> MethodKind {
         .unwrap_or(MethodKind::Nat)
 }
 
+/// Names of the objects in keel's current `inet` table, as listed by
+/// [`crate::existing_objects`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Existing {
+    pub chains: BTreeSet<String>,
+    pub sets: BTreeSet<String>,
+    pub maps: BTreeSet<String>,
+}
+
 /// Renders `table` as an nft script that replaces keel's tables with
 /// exactly this content in one transaction. Pure: same input, same text.
 pub fn render(table: &Table, opts: &Options) -> Result<String, RenderError> {
+    render_update(table, opts, None)
+}
+
+/// Like [`render`], but when keel's `inet` table already holds `existing`,
+/// the script empties and rebuilds it instead of deleting it, so that the
+/// persistence sets of services whose persistence settings did not change
+/// keep their clients (IPVS keeps its persistence templates across table
+/// edits too).
+pub fn render_update(
+    table: &Table,
+    opts: &Options,
+    existing: Option<&Existing>,
+) -> Result<String, RenderError> {
     validate(table, &capabilities())?;
     if opts.slots == 0 {
         return Err(RenderError::NoSlots);
     }
     let table = table.normalized();
-    let mut out = render_clear(&opts.table)?;
     let (dr, nat): (Vec<&VirtualService>, Vec<&VirtualService>) = table
         .services
         .iter()
         .partition(|s| service_method(s) == MethodKind::Dr);
+    let mut out = String::new();
+    match existing {
+        Some(ex) if !nat.is_empty() => {
+            check_name("table name", &opts.table)?;
+            let t = &opts.table;
+            let keep: BTreeSet<String> = wanted_affinity_sets(&nat);
+            let _ = writeln!(out, "table inet {t} {{}}\nflush table inet {t}");
+            // Verdict-map elements reference chains: maps go first.
+            for m in &ex.maps {
+                let _ = writeln!(out, "delete map inet {t} {m}");
+            }
+            for set in ex.sets.iter().filter(|s| !keep.contains(*s)) {
+                let _ = writeln!(out, "delete set inet {t} {set}");
+            }
+            for c in &ex.chains {
+                let _ = writeln!(out, "delete chain inet {t} {c}");
+            }
+            let _ = writeln!(out, "table netdev {t} {{}}\ndelete table netdev {t}");
+        }
+        _ => out.push_str(&render_clear(&opts.table)?),
+    }
     if !nat.is_empty() {
         render_nat(&mut out, &nat, opts);
     }
@@ -160,6 +202,19 @@ pub fn render(table: &Table, opts: &Options) -> Result<String, RenderError> {
         render_dr(&mut out, &dr, opts)?;
     }
     Ok(out)
+}
+
+fn wanted_affinity_sets(services: &[&VirtualService]) -> BTreeSet<String> {
+    let mut keep = BTreeSet::new();
+    for svc in services {
+        if let Some(p) = svc.persistence {
+            let chain = service_chain(&svc.key);
+            for d in svc.schedulable() {
+                keep.insert(affinity_set(&chain, p, d.key()));
+            }
+        }
+    }
+    keep
 }
 
 fn check_name(what: &'static str, value: &str) -> Result<(), RenderError> {
@@ -221,8 +276,20 @@ pub(crate) fn dest_chain(svc: &str, d: DestKey) -> String {
     format!("{svc}/rs-{}-{}", addr_name(d.addr), d.port)
 }
 
-fn affinity_set(svc: &str, d: DestKey) -> String {
-    format!("{svc}/aff-{}-{}", addr_name(d.addr), d.port)
+/// `<service chain>/aff-360s-24-192.0.2.11-80`: the persistence settings
+/// are part of the name so that a set is only ever kept across updates
+/// with the definition it was created with.
+fn affinity_set(svc: &str, p: Persistence, d: DestKey) -> String {
+    let mask = p
+        .netmask
+        .map(|m| m.to_string())
+        .unwrap_or_else(|| "host".to_string());
+    format!(
+        "{svc}/aff-{}s-{mask}-{}-{}",
+        p.timeout.max(1),
+        addr_name(d.addr),
+        d.port
+    )
 }
 
 /// Comment of a service chain's first rule:
@@ -548,7 +615,7 @@ fn render_nat(out: &mut String, services: &[&VirtualService], opts: &Options) {
                 let _ = writeln!(
                     out,
                     "\tset {} {{\n\t\ttype {ty}\n\t\tflags dynamic,timeout\n\t\ttimeout {}s\n\t}}",
-                    affinity_set(&chain, d.key()),
+                    affinity_set(&chain, p, d.key()),
                     p.timeout.max(1)
                 );
             }
@@ -593,7 +660,7 @@ fn render_nat(out: &mut String, services: &[&VirtualService], opts: &Options) {
                     out,
                     "\t\t{ip} saddr{} @{} goto {}",
                     mask_suffix(family, p.netmask),
-                    affinity_set(&chain, d.key()),
+                    affinity_set(&chain, p, d.key()),
                     dest_chain(&chain, d.key())
                 );
             }
@@ -612,7 +679,7 @@ fn render_nat(out: &mut String, services: &[&VirtualService], opts: &Options) {
                 let _ = writeln!(
                     out,
                     "\t\tupdate @{} {{ {ip} saddr{} }}",
-                    affinity_set(&chain, d.key()),
+                    affinity_set(&chain, p, d.key()),
                     mask_suffix(family, p.netmask)
                 );
             }

@@ -128,3 +128,37 @@ fn dr_without_a_known_interface_is_an_error() {
         Err(RenderError::BadName { .. })
     ));
 }
+
+#[test]
+fn update_script_keeps_wanted_affinity_sets_and_drops_the_rest() {
+    let (_, t, opts) = cases()
+        .into_iter()
+        .find(|c| c.0 == "nat_persistence_masquerade")
+        .unwrap();
+    let existing = keel_nft::Existing {
+        chains: ["prerouting", "output", "vs-tcp-203.0.113.10-80"]
+            .map(String::from)
+            .into(),
+        sets: [
+            "masq4",
+            "vs-tcp-203.0.113.10-80/aff-360s-24-192.0.2.11-80",
+            "vs-tcp-203.0.113.10-80/aff-60s-host-192.0.2.11-80",
+        ]
+        .map(String::from)
+        .into(),
+        maps: ["svc4"].map(String::from).into(),
+    };
+    let text = keel_nft::render_update(&t, &opts, Some(&existing)).unwrap();
+    let path = golden_path("update_keeps_affinity");
+    if std::env::var_os("KEEL_UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, &text).unwrap();
+    }
+    assert_eq!(text, std::fs::read_to_string(&path).unwrap());
+    // Without an existing table the same content comes after a plain
+    // delete.
+    assert!(
+        render(&t, &opts)
+            .unwrap()
+            .contains("delete table inet keel")
+    );
+}

@@ -123,3 +123,76 @@ fn tables_not_written_by_keel_are_reported_not_misread() {
     let err = b.read().unwrap_err();
     assert!(matches!(err, keel_lvs::BackendError::State(_)), "{err}");
 }
+
+fn affinity_elements(ns: &Netns) -> String {
+    let mut out = String::new();
+    for line in ns.exec("nft", &["list", "sets", "inet"]).lines() {
+        if line.contains("elements") {
+            out.push_str(line.trim());
+            out.push('\n');
+        }
+    }
+    out
+}
+
+#[test]
+fn persistence_entries_survive_updates_that_keep_the_service_settings() {
+    let ns = lab();
+    let mut b = backend(&ns, Options::default());
+    let persistent = |extra_weight: u32| {
+        let mut s = service(
+            tcp("203.0.113.10", 80),
+            Scheduler::Rr,
+            vec![
+                dest("192.0.2.11", 80, 1, Method::Nat),
+                dest("192.0.2.12", 80, extra_weight, Method::Nat),
+            ],
+        );
+        s.persistence = Some(keel_lvs::Persistence {
+            timeout: 300,
+            netmask: None,
+        });
+        s
+    };
+    let other = service(
+        tcp("203.0.113.10", 443),
+        Scheduler::Rr,
+        vec![dest("192.0.2.11", 443, 1, Method::Nat)],
+    );
+    b.sync(&table(vec![persistent(1)])).unwrap();
+    // A client the kernel would have recorded on its first connection.
+    ns.exec(
+        "nft",
+        &[
+            "add",
+            "element",
+            "inet",
+            "keel",
+            "vs-tcp-203.0.113.10-80/aff-300s-host-192.0.2.11-80",
+            "{ 198.51.100.7 }",
+        ],
+    );
+    // Another service appears and the second server quiesces: the client
+    // stays bound to 192.0.2.11.
+    let next = table(vec![persistent(0), other.clone()]);
+    b.sync(&next).unwrap();
+    assert_eq!(b.read().unwrap(), next.normalized());
+    assert!(
+        affinity_elements(&ns).contains("198.51.100.7"),
+        "{}",
+        ns.exec("nft", &["list", "ruleset"])
+    );
+    // New persistence settings start from scratch: the old set is gone.
+    let mut changed = persistent(0);
+    changed.persistence = Some(keel_lvs::Persistence {
+        timeout: 600,
+        netmask: Some(24),
+    });
+    let last = table(vec![changed, other]);
+    b.sync(&last).unwrap();
+    assert_eq!(b.read().unwrap(), last.normalized());
+    let sets = ns.exec("nft", &["list", "sets", "inet"]);
+    assert!(!sets.contains("aff-300s"), "{sets}");
+    assert!(sets.contains("aff-600s-24-192.0.2.11-80"), "{sets}");
+    assert!(!affinity_elements(&ns).contains("198.51.100.7"));
+}
