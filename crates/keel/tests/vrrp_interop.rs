@@ -22,7 +22,9 @@ struct Opts {
 
 fn conf(o: &Opts, router: &str, priority: u8) -> String {
     let auth = match o.auth {
-        Some(p) => format!("    authentication {{\n        auth_type PASS\n        auth_pass {p}\n    }}\n"),
+        Some(p) => format!(
+            "    authentication {{\n        auth_type PASS\n        auth_pass {p}\n    }}\n"
+        ),
         None => String::new(),
     };
     let unicast = match o.unicast {

@@ -57,7 +57,9 @@ fn s1_master_backup_preemption() {
     let one = Daemon::start(&t.lab, &t.one, &seed("s1-node1", &[]));
     one.wait_log("VRRP_Instance(VI_1) Entering BACKUP STATE (init)", 5 * S);
     // From here both hear each other.
-    watch_single_holder(&t.one, &t.two, VIP, 8 * S, || one.has_vip(VIP) && !two.has_vip(VIP));
+    watch_single_holder(&t.one, &t.two, VIP, 8 * S, || {
+        one.has_vip(VIP) && !two.has_vip(VIP)
+    });
     one.wait_log("VRRP_Instance(VI_1) Entering MASTER STATE", S);
     two.wait_log(
         "VRRP_Instance(VI_1) Received higher prio advert from 192.0.2.3 with priority 100, ours 90",
@@ -181,5 +183,8 @@ fn sigterm_hands_over_fast() {
         "takeover after {:?} is slower than Skew_Time",
         started.elapsed()
     );
-    two.wait_log("VRRP_Instance(VI_1) Backup received priority 0 advertisement", S);
+    two.wait_log(
+        "VRRP_Instance(VI_1) Backup received priority 0 advertisement",
+        S,
+    );
 }

@@ -28,7 +28,10 @@ fn s4_flag_file_script_moves_the_vip() {
         &t.lab,
         &t.two,
         // Separate hosts in the tutorial: node two's flag is another file.
-        &seed("s4-node2", &[("/etc/keepalived/down", &format!("{flag_s}.two"))]),
+        &seed(
+            "s4-node2",
+            &[("/etc/keepalived/down", &format!("{flag_s}.two"))],
+        ),
     );
     one.wait_vip(VIP, true, 6 * S);
     one.wait_log("VRRP_Script(chk_down) succeeded", S);
@@ -80,12 +83,18 @@ fn s5_process_check_moves_the_vip() {
     let one = Daemon::start(
         &t.lab,
         &t.one,
-        &seed("s5-node1", &[("killall -0 httpd", &format!("killall -0 {httpd}"))]),
+        &seed(
+            "s5-node1",
+            &[("killall -0 httpd", &format!("killall -0 {httpd}"))],
+        ),
     );
     let two = Daemon::start(
         &t.lab,
         &t.two,
-        &seed("s5-node2", &[("killall -0 nginx", &format!("killall -0 {nginx}"))]),
+        &seed(
+            "s5-node2",
+            &[("killall -0 nginx", &format!("killall -0 {nginx}"))],
+        ),
     );
     one.wait_vip(VIP, true, 6 * S);
     web1.stop(S).unwrap();
@@ -122,7 +131,11 @@ fn smtp_sink(node: &Node, maildir: &Path) -> keel_lab::LabProcess {
             .map(|o| o.status.success())
             .unwrap_or(false)
     });
-    assert!(up, "aiosmtpd did not start: {}", p.stderr().unwrap_or_default());
+    assert!(
+        up,
+        "aiosmtpd did not start: {}",
+        p.stderr().unwrap_or_default()
+    );
     p
 }
 
@@ -149,11 +162,7 @@ fn s6_notify_scripts_and_mail() {
         format!("#!/bin/sh\necho \"$1\" >> {}\n", out.display()),
     )
     .unwrap();
-    std::fs::set_permissions(
-        &script,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .unwrap();
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let maildir = dir.join("Maildir");
     let _smtp = smtp_sink(&t.one, &maildir);
     let script_s = script.to_string_lossy().into_owned();
@@ -186,12 +195,21 @@ fn s6_notify_scripts_and_mail() {
         "notify scripts ran as {:?}",
         std::fs::read_to_string(&out).unwrap_or_default()
     );
-    let got = wait_until(10 * S, Duration::from_millis(100), || mails(&maildir).len() >= 3);
+    let got = wait_until(10 * S, Duration::from_millis(100), || {
+        mails(&maildir).len() >= 3
+    });
     let m = mails(&maildir);
     assert!(got, "expected 3 mails, got {}: {m:?}", m.len());
-    for what in ["Entering MASTER state", "Entering BACKUP state", "Entering FAULT state"] {
+    for what in [
+        "Entering MASTER state",
+        "Entering BACKUP state",
+        "Entering FAULT state",
+    ] {
         let subject = format!("Subject: [one] VRRP Instance VI_1 - {what}");
-        assert!(m.iter().any(|x| x.contains(&subject)), "no mail {subject:?}: {m:?}");
+        assert!(
+            m.iter().any(|x| x.contains(&subject)),
+            "no mail {subject:?}: {m:?}"
+        );
     }
     assert!(m.iter().all(|x| x.contains("root@localhost")));
 }

@@ -76,11 +76,26 @@ impl Daemon {
     }
 
     pub fn start_impl(lab: &Lab, node: &Node, conf_text: &str, which: Impl) -> Daemon {
+        Daemon::start_env(lab, node, conf_text, which, &[])
+    }
+
+    /// Like [`Daemon::start_impl`] with extra environment variables.
+    pub fn start_env(
+        lab: &Lab,
+        node: &Node,
+        conf_text: &str,
+        which: Impl,
+        env: &[(&str, &str)],
+    ) -> Daemon {
         let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         let stem = lab.dir().join(format!("{}-{seq}", node.name()));
         let conf = stem.with_extension("conf");
         std::fs::write(&conf, conf_text).unwrap();
-        let pid = |k: &str| stem.with_extension(format!("{k}.pid")).to_string_lossy().into_owned();
+        let pid = |k: &str| {
+            stem.with_extension(format!("{k}.pid"))
+                .to_string_lossy()
+                .into_owned()
+        };
         let (p1, p2, p3) = (pid("main"), pid("vrrp"), pid("chk"));
         let conf_s = conf.to_string_lossy().into_owned();
         let args = [
@@ -93,7 +108,15 @@ impl Daemon {
                 format!("keepalived on {}", node.name()),
             ),
         };
-        let proc = node.spawn(&bin, &args).unwrap();
+        let proc = if env.is_empty() {
+            node.spawn(&bin, &args).unwrap()
+        } else {
+            let mut full: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+            full.push(bin.clone());
+            full.extend(args.iter().map(|a| a.to_string()));
+            let refs: Vec<&str> = full.iter().map(String::as_str).collect();
+            node.spawn("env", &refs).unwrap()
+        };
         Daemon {
             proc,
             node: node.clone(),
@@ -116,7 +139,9 @@ impl Daemon {
 
     /// Waits for `needle` to appear `n` times in the log.
     pub fn wait_log_n(&self, needle: &str, n: usize, timeout: Duration) {
-        let ok = wait_until(timeout, Duration::from_millis(20), || self.count(needle) >= n);
+        let ok = wait_until(timeout, Duration::from_millis(20), || {
+            self.count(needle) >= n
+        });
         assert!(
             ok,
             "{}: {needle:?} not logged {n} time(s) within {timeout:?}; log:\n{}",
@@ -176,7 +201,13 @@ pub fn prefix_of(node: &Node, dev: &str, addr: &str) -> Option<u8> {
 /// Polls both nodes until `until` holds, failing if the VIP is seen on both
 /// in two polls in a row (one poll may land in the sub-millisecond
 /// hand-over where the new master's add and the old master's delete cross).
-pub fn watch_single_holder(a: &Node, b: &Node, vip: &str, timeout: Duration, mut until: impl FnMut() -> bool) {
+pub fn watch_single_holder(
+    a: &Node,
+    b: &Node,
+    vip: &str,
+    timeout: Duration,
+    mut until: impl FnMut() -> bool,
+) {
     let deadline = Instant::now() + timeout;
     let mut both_before = false;
     loop {
@@ -186,7 +217,10 @@ pub fn watch_single_holder(a: &Node, b: &Node, vip: &str, timeout: Duration, mut
         if until() {
             return;
         }
-        assert!(Instant::now() < deadline, "condition not reached within {timeout:?}");
+        assert!(
+            Instant::now() < deadline,
+            "condition not reached within {timeout:?}"
+        );
         std::thread::sleep(Duration::from_millis(10));
     }
 }
