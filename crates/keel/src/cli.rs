@@ -27,9 +27,25 @@ pub enum Command {
     Check(CheckArgs),
     /// Print the parsed configuration model with every default applied.
     Config(ConfigArgs),
+    /// Prepare this host as a direct-routing real server: arp_ignore=1,
+    /// arp_announce=2 on `all` and DEV, and the VIP as a host address on DEV.
+    Realserver(RealserverArgs),
     /// Network-namespace labs for trying keel out.
     #[command(subcommand)]
     Lab(LabCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct RealserverArgs {
+    /// The virtual IP the directors forward to this server (repeatable).
+    #[arg(long, required = true)]
+    pub vip: Vec<std::net::IpAddr>,
+    /// Interface that carries the VIP.
+    #[arg(long, default_value = "lo")]
+    pub dev: String,
+    /// Remove the VIP and set the ARP sysctls back to 0.
+    #[arg(long)]
+    pub undo: bool,
 }
 
 #[derive(Debug, Subcommand)]

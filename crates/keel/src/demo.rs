@@ -24,10 +24,16 @@ impl Director {
         let p = self.node.spawn(
             &keel.display().to_string(),
             &[
-                "-n", "-l", "-D", "-G", "-f",
+                "-n",
+                "-l",
+                "-D",
+                "-G",
+                "-f",
                 &self.conf.display().to_string(),
-                "-p", &pid.display().to_string(),
-                "-r", &vpid.display().to_string(),
+                "-p",
+                &pid.display().to_string(),
+                "-r",
+                &vpid.display().to_string(),
             ],
         )?;
         self.proc = Some(p);
@@ -47,8 +53,15 @@ impl Director {
 }
 
 fn print_log(name: &str, p: &LabProcess) {
-    let out = format!("{}{}", p.stdout().unwrap_or_default(), p.stderr().unwrap_or_default());
-    for line in out.lines().filter(|l| l.contains("VRRP_") || l.contains("Stopp")) {
+    let out = format!(
+        "{}{}",
+        p.stdout().unwrap_or_default(),
+        p.stderr().unwrap_or_default()
+    );
+    for line in out
+        .lines()
+        .filter(|l| l.contains("VRRP_") || l.contains("Stopp"))
+    {
         println!("    [{name}] {line}");
     }
 }
@@ -59,14 +72,31 @@ fn wait_holder(d: &Director, vip: IpAddr, limit: Duration) -> Option<Duration> {
 }
 
 fn show(dirs: &[Director], vip: IpAddr) {
-    let holders: Vec<&str> = dirs.iter().filter(|d| d.holds(vip)).map(|d| d.name).collect();
-    println!("  VIP {vip} is on: {}", if holders.is_empty() { "nobody".to_string() } else { holders.join(", ") });
+    let holders: Vec<&str> = dirs
+        .iter()
+        .filter(|d| d.holds(vip))
+        .map(|d| d.name)
+        .collect();
+    println!(
+        "  VIP {vip} is on: {}",
+        if holders.is_empty() {
+            "nobody".to_string()
+        } else {
+            holders.join(", ")
+        }
+    );
 }
 
 pub fn run() -> anyhow::Result<i32> {
     let keel = std::env::current_exe()?;
     let vip: IpAddr = VIP.parse()?;
-    let lab = Lab::with_options("demo", LabOptions { fixed_macs: true, ..LabOptions::default() })?;
+    let lab = Lab::with_options(
+        "demo",
+        LabOptions {
+            fixed_macs: true,
+            ..LabOptions::default()
+        },
+    )?;
     let n1 = lab.add_node("node1", &["192.0.2.3/24"])?;
     let n2 = lab.add_node("node2", &["192.0.2.5/24"])?;
     let client = lab.add_node("client", &["192.0.2.100/24"])?;
@@ -75,14 +105,32 @@ pub fn run() -> anyhow::Result<i32> {
     let c2 = dir.join("node2.conf");
     std::fs::write(&c1, NODE1_CONF)?;
     std::fs::write(&c2, NODE2_CONF)?;
-    println!("keel demo: the tutorial's master/backup pair (VRRPv2, VRID 101, advert_int 1, VIP {VIP})");
-    println!("  node1 192.0.2.3 priority 100 (MAC {}), node2 192.0.2.5 priority 90 (MAC {}), client 192.0.2.100", n1.mac(), n2.mac());
+    println!(
+        "keel demo: the tutorial's master/backup pair (VRRPv2, VRID 101, advert_int 1, VIP {VIP})"
+    );
+    println!(
+        "  node1 192.0.2.3 priority 100 (MAC {}), node2 192.0.2.5 priority 90 (MAC {}), client 192.0.2.100",
+        n1.mac(),
+        n2.mac()
+    );
     let mut d = [
-        Director { name: "node1", node: n1, conf: c1, proc: None },
-        Director { name: "node2", node: n2, conf: c2, proc: None },
+        Director {
+            name: "node1",
+            node: n1,
+            conf: c1,
+            proc: None,
+        },
+        Director {
+            name: "node2",
+            node: n2,
+            conf: c2,
+            proc: None,
+        },
     ];
 
-    println!("\n1. Start node2 alone: no master is heard, it takes the VIP after Master_Down (3 x 1 s + skew)");
+    println!(
+        "\n1. Start node2 alone: no master is heard, it takes the VIP after Master_Down (3 x 1 s + skew)"
+    );
     d[1].start(&keel, &dir)?;
     match wait_holder(&d[1], vip, Duration::from_secs(8)) {
         Some(t) => println!("  node2 holds the VIP after {:.3} s", t.as_secs_f64()),
@@ -92,40 +140,66 @@ pub fn run() -> anyhow::Result<i32> {
 
     println!("\n2. Start node1 (priority 100): it preempts");
     d[0].start(&keel, &dir)?;
-    let t = wait_holder(&d[0], vip, Duration::from_secs(8)).ok_or_else(|| anyhow::anyhow!("node1 never preempted"))?;
-    println!("  node1 holds the VIP {:.3} s after its start", t.as_secs_f64());
+    let t = wait_holder(&d[0], vip, Duration::from_secs(8))
+        .ok_or_else(|| anyhow::anyhow!("node1 never preempted"))?;
+    println!(
+        "  node1 holds the VIP {:.3} s after its start",
+        t.as_secs_f64()
+    );
     std::thread::sleep(Duration::from_millis(100));
     show(&d, vip);
-    let _ = client.exec("arping", &["-c", "1", "-w", "1", "-I", client.ifname(), VIP]);
+    let _ = client.exec(
+        "arping",
+        &["-c", "1", "-w", "1", "-I", client.ifname(), VIP],
+    );
     if let Ok(Some(mac)) = client.neigh(vip) {
         println!("  client's ARP entry for the VIP: {mac} (node1)");
     }
 
-    println!("\n3. SIGKILL node1's keel: node2 takes over after Master_Down from node1's last advert");
+    println!(
+        "\n3. SIGKILL node1's keel: node2 takes over after Master_Down from node1's last advert"
+    );
     let t0 = Instant::now();
     d[0].signal(LabSignal::SIGKILL)?;
-    wait_holder(&d[1], vip, Duration::from_secs(8)).ok_or_else(|| anyhow::anyhow!("node2 never took over"))?;
-    println!("  node2 holds the VIP {:.3} s after the kill (Master_Down is 3.648 s after node1's last advert)", t0.elapsed().as_secs_f64());
-    println!("  node1 still has the VIP configured: {} (a killed process cannot clean up)", d[0].holds(vip));
+    wait_holder(&d[1], vip, Duration::from_secs(8))
+        .ok_or_else(|| anyhow::anyhow!("node2 never took over"))?;
+    println!(
+        "  node2 holds the VIP {:.3} s after the kill (Master_Down is 3.648 s after node1's last advert)",
+        t0.elapsed().as_secs_f64()
+    );
+    println!(
+        "  node1 still has the VIP configured: {} (a killed process cannot clean up)",
+        d[0].holds(vip)
+    );
     std::thread::sleep(Duration::from_millis(300));
     if let Ok(Some(mac)) = client.neigh(vip) {
         println!("  client's ARP entry for the VIP now: {mac} (node2's gratuitous ARP)");
     }
 
-    println!("\n4. Restart node1: it first removes the VIP a killed run left behind, then preempts again");
+    println!(
+        "\n4. Restart node1: it first removes the VIP a killed run left behind, then preempts again"
+    );
     d[0].start(&keel, &dir)?;
     std::thread::sleep(Duration::from_millis(200));
     show(&d, vip);
-    let t = wait_holder(&d[0], vip, Duration::from_secs(8)).ok_or_else(|| anyhow::anyhow!("node1 never preempted"))?;
-    println!("  node1 holds the VIP again {:.3} s after its restart", t.as_secs_f64() + 0.2);
+    let t = wait_holder(&d[0], vip, Duration::from_secs(8))
+        .ok_or_else(|| anyhow::anyhow!("node1 never preempted"))?;
+    println!(
+        "  node1 holds the VIP again {:.3} s after its restart",
+        t.as_secs_f64() + 0.2
+    );
     std::thread::sleep(Duration::from_millis(100));
     show(&d, vip);
 
     println!("\n5. SIGTERM node1: it sends priority 0, node2 takes over after the skew time only");
     let t0 = Instant::now();
     d[0].signal(LabSignal::SIGTERM)?;
-    wait_holder(&d[1], vip, Duration::from_secs(5)).ok_or_else(|| anyhow::anyhow!("node2 never took over"))?;
-    println!("  node2 holds the VIP {:.3} s after the signal (skew for priority 90: 0.648 s)", t0.elapsed().as_secs_f64());
+    wait_holder(&d[1], vip, Duration::from_secs(5))
+        .ok_or_else(|| anyhow::anyhow!("node2 never took over"))?;
+    println!(
+        "  node2 holds the VIP {:.3} s after the signal (skew for priority 90: 0.648 s)",
+        t0.elapsed().as_secs_f64()
+    );
     show(&d, vip);
 
     println!("\n6. Stop node2 and tear the lab down");

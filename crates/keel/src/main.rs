@@ -20,6 +20,7 @@ fn main() -> ExitCode {
             json: a.json,
         }),
         Some(Command::Config(a)) => print_config(&a),
+        Some(Command::Realserver(a)) => realserver(&a),
         Some(Command::Lab(cli::LabCommand::Demo)) => match demo::run() {
             Ok(c) => c,
             Err(e) => {
@@ -60,6 +61,29 @@ fn print_config(a: &cli::ConfigArgs) -> i32 {
             check::exit::CANNOT_RUN
         }
     }
+}
+
+fn realserver(a: &cli::RealserverArgs) -> i32 {
+    for vip in &a.vip {
+        let done = if a.undo {
+            keel_nft::realserver::undo(*vip, &a.dev)
+        } else {
+            keel_nft::realserver::prepare(*vip, &a.dev)
+        };
+        match done {
+            Ok(actions) if actions.is_empty() => println!("{vip}: nothing to change"),
+            Ok(actions) => {
+                for act in actions {
+                    println!("{vip}: {act}");
+                }
+            }
+            Err(e) => {
+                eprintln!("keel realserver: {vip}: {e}");
+                return 1;
+            }
+        }
+    }
+    0
 }
 
 /// `keel` called with keepalived's flags.
