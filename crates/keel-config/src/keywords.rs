@@ -109,7 +109,7 @@ const fn raw(name: &'static str) -> Kw {
 
 /// Keywords that exist only in keel, by context. Keep each one line, e.g.
 /// `(Ctx::GlobalDefs, k("keel_lvs_backend", 1, 1)),`.
-pub const KEEL_ONLY: &[(Ctx, Kw)] = &[];
+pub const KEEL_ONLY: &[(Ctx, Kw)] = &[(Ctx::GlobalDefs, k("keel_lvs_backend", 1, 1))];
 
 const TOP: &[Kw] = &[
     b("global_defs", 0, 0, Ctx::GlobalDefs),

@@ -452,6 +452,9 @@ impl Printer {
             }
         }
         self.flag(c, "lvs_flush", g.lvs_flush);
+        if let Some(b) = g.keel_lvs_backend {
+            self.line(c, "keel_lvs_backend", &[b.as_str().to_string()]);
+        }
         for (kw, v) in [
             ("max_auto_priority", g.max_auto_priority),
             ("vrrp_priority", g.vrrp_priority),

@@ -136,6 +136,12 @@ fn global_stmt(
         "lvs_sync_daemon" => g.lvs_sync_daemon = lvs_sync_daemon(st, d),
         "lvs_timeouts" => g.lvs_timeouts = lvs_timeouts(st, d),
         "lvs_flush" => g.lvs_flush = true,
+        "keel_lvs_backend" => match st.arg(0) {
+            Some("auto") => g.keel_lvs_backend = Some(LvsBackendChoice::Auto),
+            Some("ipvs") => g.keel_lvs_backend = Some(LvsBackendChoice::Ipvs),
+            Some("nftables") => g.keel_lvs_backend = Some(LvsBackendChoice::Nftables),
+            _ => st.error(d, "expected ipvs, nftables or auto"),
+        },
         "max_auto_priority" => {
             g.max_auto_priority = match st.arg(0) {
                 None => Some(1),

@@ -158,6 +158,26 @@ pub struct LvsTimeouts {
     pub udp: Option<u32>,
 }
 
+/// Which load-balancer data plane keel uses (`keel_lvs_backend`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LvsBackendChoice {
+    /// IPVS when the kernel has it, else nftables.
+    Auto,
+    Ipvs,
+    Nftables,
+}
+
+impl LvsBackendChoice {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LvsBackendChoice::Auto => "auto",
+            LvsBackendChoice::Ipvs => "ipvs",
+            LvsBackendChoice::Nftables => "nftables",
+        }
+    }
+}
+
 /// `global_defs { ... }`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct GlobalDefs {
@@ -222,6 +242,9 @@ pub struct GlobalDefs {
     pub lvs_sync_daemon: Option<LvsSyncDaemon>,
     pub lvs_timeouts: Option<LvsTimeouts>,
     pub lvs_flush: bool,
+    /// keel only: `keel_lvs_backend ipvs|nftables|auto`; `None` is auto.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keel_lvs_backend: Option<LvsBackendChoice>,
     pub max_auto_priority: Option<i32>,
     pub vrrp_priority: Option<i32>,
     pub checker_priority: Option<i32>,
@@ -290,6 +313,7 @@ impl Default for GlobalDefs {
             lvs_sync_daemon: None,
             lvs_timeouts: None,
             lvs_flush: false,
+            keel_lvs_backend: None,
             max_auto_priority: None,
             vrrp_priority: None,
             checker_priority: None,
