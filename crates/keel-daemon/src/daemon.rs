@@ -444,8 +444,11 @@ async fn services(opts: DaemonOptions, cfg: Arc<Config>, run_vrrp: bool) -> i32 
         }
     };
     let (svc_tx, mut svc_rx) = mpsc::unbounded_channel();
+    // Only the VRRP thread holds the sender, so its death closes the channel
+    // and stops the daemon instead of leaving it running without VRRP.
+    let mut idle_tx = None;
     let (engine, thread) = if run_vrrp {
-        match vrrp::spawn(Arc::clone(&cfg), svc_tx.clone()) {
+        match vrrp::spawn(Arc::clone(&cfg), svc_tx) {
             Ok((tx, t)) => (tx, Some(t)),
             Err(e) => {
                 tracing::error!("cannot start the VRRP thread: {e}");
@@ -453,6 +456,7 @@ async fn services(opts: DaemonOptions, cfg: Arc<Config>, run_vrrp: bool) -> i32 
             }
         }
     } else {
+        idle_tx = Some(svc_tx);
         (mpsc::unbounded_channel().0, None)
     };
     let mut svc = Services::new(Arc::clone(&cfg), &engine);
@@ -507,6 +511,7 @@ async fn services(opts: DaemonOptions, cfg: Arc<Config>, run_vrrp: bool) -> i32 
         svc.on_message(m);
     }
     svc.queue.shutdown(STOP_NOTIFY_GRACE).await;
+    drop(idle_tx);
     if let Some(t) = thread {
         let _ = tokio::task::spawn_blocking(move || t.join()).await;
     }
