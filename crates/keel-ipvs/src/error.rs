@@ -49,7 +49,7 @@ pub enum IpvsError {
     Socket(#[source] io::Error),
     /// The kernel refused a request. `errno` is positive (`libc`'s value),
     /// `message` is the kernel's extended-ack text when it sent one.
-    #[error("kernel refused {op}: {} (errno {errno}){}", io::Error::from_raw_os_error(*.errno), .message.as_deref().map(|m| format!(": {m}")).unwrap_or_default())]
+    #[error("kernel refused {op}: {}{}", io::Error::from_raw_os_error(*.errno), .message.as_deref().map(|m| format!(": {m}")).unwrap_or_default())]
     Kernel {
         op: &'static str,
         errno: i32,
@@ -86,5 +86,35 @@ impl IpvsError {
             IpvsError::Socket(e) => e.raw_os_error(),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_name_the_cause() {
+        assert_eq!(
+            IpvsError::NotAvailable.to_string(),
+            "IPVS not available in this kernel (no \"IPVS\" generic netlink family)"
+        );
+        let e = IpvsError::Kernel {
+            op: "add service",
+            errno: 17,
+            message: None,
+        };
+        assert_eq!(e.errno(), Some(17));
+        assert!(
+            e.to_string().starts_with("kernel refused add service: "),
+            "{e}"
+        );
+        let e = IpvsError::Kernel {
+            op: "add service",
+            errno: 22,
+            message: Some("bad netmask".into()),
+        };
+        assert!(e.to_string().ends_with(": bad netmask"), "{e}");
+        assert_eq!(IpvsError::SchedulerUnavailable("twos".into()).errno(), None);
     }
 }
