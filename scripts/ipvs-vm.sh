@@ -70,7 +70,8 @@
 # console is printed to stderr).
 #
 # Environment:
-#   KEEL_IPVS_VM_CACHE   cache dir (default /var/cache/keel-ipvs-vm)
+#   KEEL_IPVS_VM_CACHE   cache dir (default /var/cache/keel-ipvs-vm; for a user
+#                        who cannot write there, ~/.cache/keel-ipvs-vm)
 #   KEEL_IPVS_VM_ACCEL   tcg | kvm | auto (default auto: kvm only if the CPU
 #                        shows vmx/svm and /dev/kvm is writable; otherwise tcg)
 #   KEEL_IPVS_VM_CPU     QEMU -cpu model (default max for tcg, host for kvm)
@@ -84,6 +85,12 @@ set -euo pipefail
 
 SELF=$(readlink -f "${BASH_SOURCE[0]}")
 CACHE=${KEEL_IPVS_VM_CACHE:-/var/cache/keel-ipvs-vm}
+# Without root the system cache may be unwritable: fall back to the user's
+# (packages that are missing still need root to install).
+if [ -z "${KEEL_IPVS_VM_CACHE:-}" ] && [ "$(id -u)" != 0 ] \
+   && ! { mkdir -p "$CACHE" 2>/dev/null && [ -w "$CACHE" ]; }; then
+  CACHE=${XDG_CACHE_HOME:-$HOME/.cache}/keel-ipvs-vm
+fi
 VERBOSE=${KEEL_IPVS_VM_VERBOSE:-0}
 MSIZE=512000
 EARLY_MODULES=(virtio_pci virtio_console 9pnet_virtio 9p overlay
