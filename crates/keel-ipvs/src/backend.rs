@@ -443,6 +443,15 @@ mod tests {
         }
     }
 
+    /// The daemon moves its backend into async tasks and shares it.
+    #[test]
+    fn backend_is_send_and_sync() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<IpvsBackend>();
+        assert_send_sync::<Ipvs>();
+        assert_send_sync::<IpvsError>();
+    }
+
     #[test]
     fn every_scheduler_round_trips_with_its_flags() {
         for name in Scheduler::NAMES {
