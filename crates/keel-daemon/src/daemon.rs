@@ -62,6 +62,8 @@ pub struct DaemonOptions {
     pub release_vips: bool,
     /// `-V`: leave VIPs and routes in place at stop.
     pub dont_release_vrrp: bool,
+    /// `-I`: leave the load-balancer table in place at stop.
+    pub dont_release_ipvs: bool,
 }
 
 impl DaemonOptions {
@@ -80,6 +82,7 @@ impl DaemonOptions {
             check_only: false,
             release_vips: false,
             dont_release_vrrp: false,
+            dont_release_ipvs: false,
         }
     }
 }
@@ -460,6 +463,7 @@ async fn services(opts: DaemonOptions, cfg: Arc<Config>, run_vrrp: bool) -> i32 
         (mpsc::unbounded_channel().0, None)
     };
     let mut svc = Services::new(Arc::clone(&cfg), &engine);
+    let mut lvs = start_lvs(&opts, &cfg, &svc);
     if !run_vrrp {
         notify_ready(&sd);
     }
@@ -484,7 +488,11 @@ async fn services(opts: DaemonOptions, cfg: Arc<Config>, run_vrrp: bool) -> i32 
                         Ok(new) => {
                             let new = Arc::new(new);
                             let _ = engine.send(EngineMsg::Reload(Arc::clone(&new)));
-                            svc.configure(new, &engine);
+                            svc.configure(Arc::clone(&new), &engine);
+                            if let Some(old) = lvs.take() {
+                                old.0.stop(false).await;
+                            }
+                            lvs = start_lvs(&opts, &new, &svc);
                         }
                         Err(e) => tracing::error!("reload failed, keeping the running configuration: {e}"),
                     }
@@ -510,12 +518,53 @@ async fn services(opts: DaemonOptions, cfg: Arc<Config>, run_vrrp: bool) -> i32 
     while let Ok(m) = svc_rx.try_recv() {
         svc.on_message(m);
     }
+    // After VRRP: the backup takes the VIPs before this table goes away.
+    if let Some((l, _pid)) = lvs.take() {
+        l.stop(!opts.dont_release_ipvs).await;
+    }
     svc.queue.shutdown(STOP_NOTIFY_GRACE).await;
     drop(idle_tx);
     if let Some(t) = thread {
         let _ = tokio::task::spawn_blocking(move || t.join()).await;
     }
     0
+}
+
+// --- Load balancer -----------------------------------------------------
+
+/// Starts the load balancer unless `-P` or the configuration has no
+/// virtual servers, with the checkers pid file (`-c`) while it runs. A
+/// configuration the data plane cannot carry is logged and leaves VRRP
+/// running.
+fn start_lvs(
+    opts: &DaemonOptions,
+    cfg: &Arc<Config>,
+    svc: &Services,
+) -> Option<(crate::lvs::Lvs, Option<PidFile>)> {
+    if opts.vrrp_only || cfg.virtual_servers.is_empty() {
+        return None;
+    }
+    let ctx = crate::lvs::LvsContext {
+        runner: svc.runner.clone(),
+        script_opts: svc.script_opts.clone(),
+        mailer: svc.mailer.clone(),
+        router_id: svc.router_id.clone(),
+        notify_fifo: svc.fifos.notify.clone(),
+        state_file: crate::lvs::state_path(),
+    };
+    let lvs = crate::lvs::Lvs::start(cfg, ctx).ok().flatten()?;
+    let path = opts
+        .checkers_pid_file
+        .clone()
+        .unwrap_or_else(|| pidfile::default_path(PidKind::Checkers, false, None));
+    let pid = match PidFile::create(&path) {
+        Ok(p) => Some(p),
+        Err(e) => {
+            tracing::warn!("checkers pid file: {e}");
+            None
+        }
+    };
+    Some((lvs, pid))
 }
 
 fn notify_ready(sd: &SdNotify) {

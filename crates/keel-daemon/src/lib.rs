@@ -13,11 +13,13 @@
 //! - [`mapping`]: keepalived.conf model → VRRP engine configurations.
 //! - [`vrrp`]: the VRRP runtime (engine, sockets, netlink) on its own thread.
 //! - [`trackers`]: `vrrp_script`, `track_file` and `vrrp_track_process` drivers.
+//! - [`lvs`]: the load balancer (health checkers driving IPVS or nftables).
 //! - [`daemon`]: the whole daemon; [`run`] is its entry point.
 
 pub mod daemon;
 pub mod fifo;
 pub mod logging;
+pub mod lvs;
 pub mod mail;
 pub mod mapping;
 pub mod notify;
