@@ -30,6 +30,9 @@ pub enum Command {
     /// Prepare this host as a direct-routing real server: arp_ignore=1,
     /// arp_announce=2 on `all` and DEV, and the VIP as a host address on DEV.
     Realserver(RealserverArgs),
+    /// Show the load-balancer table like `ipvsadm -ln`, with each real
+    /// server's health, last check and its result.
+    Lvs(LvsArgs),
     /// Network-namespace labs for trying keel out.
     #[command(subcommand)]
     Lab(LabCommand),
@@ -46,6 +49,13 @@ pub struct RealserverArgs {
     /// Remove the VIP and set the ARP sysctls back to 0.
     #[arg(long)]
     pub undo: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct LvsArgs {
+    /// Print the table and the health state as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Debug, Subcommand)]

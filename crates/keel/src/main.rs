@@ -21,6 +21,7 @@ fn main() -> ExitCode {
         }),
         Some(Command::Config(a)) => print_config(&a),
         Some(Command::Realserver(a)) => realserver(&a),
+        Some(Command::Lvs(a)) => lvs(&a),
         Some(Command::Lab(cli::LabCommand::Demo)) => match demo::run() {
             Ok(c) => c,
             Err(e) => {
@@ -59,6 +60,21 @@ fn print_config(a: &cli::ConfigArgs) -> i32 {
         Err(msg) => {
             eprintln!("{msg}");
             check::exit::CANNOT_RUN
+        }
+    }
+}
+
+/// `keel lvs`: the daemon's table and health, from its state file.
+fn lvs(a: &cli::LvsArgs) -> i32 {
+    let path = keel_daemon::lvs::state_path();
+    match keel_daemon::lvs::status(&path, a.json) {
+        Ok(text) => {
+            print!("{text}");
+            0
+        }
+        Err(e) => {
+            eprintln!("keel lvs: {e} (is keel running with virtual servers?)");
+            1
         }
     }
 }
@@ -156,6 +172,7 @@ fn run_daemon(flags: &cli::KeepalivedFlags, file: PathBuf) -> i32 {
     opts.check_only = flags.check_only;
     opts.release_vips = flags.release_vips;
     opts.dont_release_vrrp = flags.dont_release_vrrp;
+    opts.dont_release_ipvs = flags.dont_release_ipvs;
     match run(opts) {
         Ok(code) => code,
         Err(e) => {
