@@ -33,6 +33,8 @@ pub enum Command {
     /// Show the load-balancer table like `ipvsadm -ln`, with each real
     /// server's health, last check and its result.
     Lvs(LvsArgs),
+    /// Print the MD5 digest of a page, as keepalived's genhash does (for HTTP_GET/SSL_GET `digest`).
+    Genhash(GenhashArgs),
     /// Network-namespace labs for trying keel out.
     #[command(subcommand)]
     Lab(LabCommand),
@@ -56,6 +58,28 @@ pub struct LvsArgs {
     /// Print the table and the health state as JSON.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct GenhashArgs {
+    /// Use SSL.
+    #[arg(short = 'S', long = "use-ssl")]
+    pub ssl: bool,
+    /// Server IP address.
+    #[arg(short = 's', long = "server")]
+    pub server: std::net::IpAddr,
+    /// Server port (default 80, or 443 with -S).
+    #[arg(short = 'p', long = "port")]
+    pub port: Option<u16>,
+    /// URL path to fetch.
+    #[arg(short = 'u', long = "url", default_value = "/")]
+    pub url: String,
+    /// Host header (virtual host).
+    #[arg(short = 'V', long = "use-virtualhost")]
+    pub virtualhost: Option<String>,
+    /// Print the request, headers and timing.
+    #[arg(short = 'v', long = "verbose")]
+    pub verbose: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -22,6 +22,7 @@ fn main() -> ExitCode {
         Some(Command::Config(a)) => print_config(&a),
         Some(Command::Realserver(a)) => realserver(&a),
         Some(Command::Lvs(a)) => lvs(&a),
+        Some(Command::Genhash(a)) => genhash(&a),
         Some(Command::Lab(cli::LabCommand::Demo)) => match demo::run() {
             Ok(c) => c,
             Err(e) => {
@@ -60,6 +61,34 @@ fn print_config(a: &cli::ConfigArgs) -> i32 {
         Err(msg) => {
             eprintln!("{msg}");
             check::exit::CANNOT_RUN
+        }
+    }
+}
+
+fn genhash(a: &cli::GenhashArgs) -> i32 {
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("keel genhash: {e}");
+            return 1;
+        }
+    };
+    let port = a.port.unwrap_or(if a.ssl { 443 } else { 80 });
+    match rt.block_on(keel_check::genhash::run(
+        &a.url,
+        a.server,
+        port,
+        a.ssl,
+        a.virtualhost.as_deref(),
+        a.verbose,
+    )) {
+        Ok(_) => 0,
+        Err(e) => {
+            eprintln!("keel genhash: {e}");
+            1
         }
     }
 }
