@@ -19,10 +19,12 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "cargo build"
 cargo build --workspace --all-targets --locked
 
+step "IPVS test VM (the host kernel may lack IPVS; keel-ipvs's tests boot it)"
+bash scripts/ipvs-vm.sh setup
+
 step "tests"
 # Lab tests build their own uniquely named namespaces, so they run in parallel.
-cargo test --workspace --locked --no-fail-fast 2>&1 | tee target/test-output.txt
-summarize() {
-  awk '/^test result:/ { p += $4; f += $6; i += $8 } END { printf "%d passed, %d failed, %d skipped\n", p, f, i }' target/test-output.txt
-}
-summarize
+status=0
+cargo test --workspace --locked --no-fail-fast 2>&1 | tee target/test-output.txt || status=$?
+awk '/^test result:/ { p += $4; f += $6; i += $8 } END { printf "%d passed, %d failed, %d skipped\n", p, f, i }' target/test-output.txt
+exit "$status"
