@@ -1,0 +1,446 @@
+//! Seed scenario S3 (LVS direct routing with HTTP checks and a sorry
+//! server) end to end on the nftables data plane: two directors running the
+//! `keel` binary with the seed's S3 configuration, two nginx real servers
+//! prepared for DR, a local sorry page on each director and a client
+//! curling the VIP, all in keel-lab namespaces.
+//!
+//! The nftables DR data plane spreads flows by hash rather than strict
+//! round robin, so "alternate" is asserted as "both pages answer".
+
+use keel_lab::{Lab, LabProcess, LabSignal, Node, wait_until};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+const VIP: &str = "192.0.2.144";
+const WEB1: &str = "this is web 1";
+const WEB2: &str = "this is web 2";
+
+fn keel_bin() -> &'static str {
+    env!("CARGO_BIN_EXE_keel")
+}
+
+/// The seed's S3 configuration with short check timers, so failures are
+/// seen within seconds.
+fn s3_conf(node: u8, extra: &[(&str, &str)]) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/seed")
+        .join(format!("s3-node{node}.conf"));
+    let mut text = std::fs::read_to_string(path).unwrap();
+    for (from, to) in [
+        ("delay_loop 3", "delay_loop 1"),
+        ("connect_timeout 3", "connect_timeout 1"),
+        ("nb_get_retry 3", "nb_get_retry 1"),
+        ("delay_before_retry 3", "delay_before_retry 1"),
+    ]
+    .iter()
+    .chain(extra)
+    {
+        assert!(text.contains(from), "{from:?} not in the seed config");
+        text = text.replace(from, to);
+    }
+    text
+}
+
+/// nginx serving `page` as index.html on port 80 of `node`, with its pid
+/// file, logs and temporary files in the lab directory.
+struct Web {
+    node: Node,
+    conf: PathBuf,
+    dir: PathBuf,
+    proc: Option<LabProcess>,
+}
+
+impl Web {
+    fn new(lab: &Lab, node: &Node, name: &str, page: &str) -> Web {
+        let dir = lab.dir().join(format!("nginx-{name}"));
+        std::fs::create_dir_all(dir.join("html")).unwrap();
+        std::fs::create_dir_all(dir.join("tmp")).unwrap();
+        std::fs::write(dir.join("html/index.html"), format!("{page}\n")).unwrap();
+        let d = dir.display();
+        let conf = dir.join("nginx.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "user root;\nworker_processes 1;\nmaster_process off;\npid {d}/nginx.pid;\n\
+                 error_log {d}/error.log;\nevents {{ worker_connections 64; }}\n\
+                 http {{\n  access_log off;\n  client_body_temp_path {d}/tmp/body;\n\
+                 proxy_temp_path {d}/tmp/proxy;\n  fastcgi_temp_path {d}/tmp/fastcgi;\n\
+                 uwsgi_temp_path {d}/tmp/uwsgi;\n  scgi_temp_path {d}/tmp/scgi;\n\
+                 server {{ listen 80; root {d}/html; }}\n}}\n"
+            ),
+        )
+        .unwrap();
+        let mut w = Web {
+            node: node.clone(),
+            conf,
+            dir,
+            proc: None,
+        };
+        w.start();
+        w
+    }
+
+    fn start(&mut self) {
+        let conf = self.conf.to_string_lossy().into_owned();
+        let prefix = self.dir.to_string_lossy().into_owned();
+        let err = self.dir.join("error.log").to_string_lossy().into_owned();
+        let p = self
+            .node
+            .spawn(
+                "nginx",
+                &["-p", &prefix, "-e", &err, "-c", &conf, "-g", "daemon off;"],
+            )
+            .unwrap();
+        let addr = self.node.ipv4().unwrap();
+        let url = format!("http://{addr}/");
+        let up = wait_until(Duration::from_secs(10), Duration::from_millis(50), || {
+            self.node
+                .curl(&url)
+                .map(|o| o.status.success())
+                .unwrap_or(false)
+        });
+        assert!(
+            up,
+            "nginx on {} did not start: {}",
+            self.node.name(),
+            p.stderr().unwrap_or_default()
+        );
+        self.proc = Some(p);
+    }
+
+    fn stop(&mut self) {
+        if let Some(p) = self.proc.take() {
+            p.stop(Duration::from_secs(5)).unwrap();
+        }
+    }
+}
+
+/// `keel` with keepalived's flags in a director namespace.
+struct Director {
+    node: Node,
+    proc: LabProcess,
+    state: PathBuf,
+}
+
+impl Director {
+    fn start(lab: &Lab, node: &Node, conf_text: &str) -> Director {
+        let stem = lab.dir().join(format!("keel-{}", node.name()));
+        let conf = stem.with_extension("conf");
+        std::fs::write(&conf, conf_text).unwrap();
+        let state = stem.with_extension("lvs.json");
+        let path = |ext: &str| stem.with_extension(ext).to_string_lossy().into_owned();
+        let env = format!("KEEL_LVS_STATE={}", state.display());
+        let (conf_s, p1, p2, p3) = (path("conf"), path("pid"), path("vrrp.pid"), path("chk.pid"));
+        let proc = node
+            .spawn(
+                "env",
+                &[
+                    &env,
+                    keel_bin(),
+                    "-n",
+                    "-l",
+                    "-D",
+                    "-G",
+                    "-f",
+                    &conf_s,
+                    "-p",
+                    &p1,
+                    "-r",
+                    &p2,
+                    "-c",
+                    &p3,
+                ],
+            )
+            .unwrap();
+        Director {
+            node: node.clone(),
+            proc,
+            state,
+        }
+    }
+
+    fn log(&self) -> String {
+        let mut s = self.proc.stderr().unwrap_or_default();
+        s.push_str(&self.proc.stdout().unwrap_or_default());
+        s
+    }
+
+    fn wait_log(&self, needle: &str, timeout: Duration) {
+        let ok = wait_until(timeout, Duration::from_millis(50), || {
+            self.log().contains(needle)
+        });
+        assert!(
+            ok,
+            "{}: {needle:?} not logged within {timeout:?}; log:\n{}",
+            self.node.name(),
+            self.log()
+        );
+    }
+
+    /// `keel lvs` in the director's namespace.
+    fn lvs(&self, json: bool) -> String {
+        let env = format!("KEEL_LVS_STATE={}", self.state.display());
+        let mut args = vec![env.as_str(), keel_bin(), "lvs"];
+        if json {
+            args.push("--json");
+        }
+        let out = self.node.exec("env", &args).unwrap();
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    }
+
+    fn wait_vip(&self, present: bool, timeout: Duration) {
+        let vip = VIP.parse().unwrap();
+        let ok = wait_until(timeout, Duration::from_millis(50), || {
+            self.node.has_addr(vip).unwrap() == present
+        });
+        assert!(
+            ok,
+            "{}: VIP {} within {timeout:?}; log:\n{}",
+            self.node.name(),
+            if present { "not added" } else { "not removed" },
+            self.log()
+        );
+    }
+
+    fn stop(&self) {
+        self.proc.kill(LabSignal::SIGTERM).unwrap();
+        let st = self.proc.wait_timeout(Duration::from_secs(10)).unwrap();
+        assert!(
+            st.is_some(),
+            "{}: keel did not exit on SIGTERM",
+            self.node.name()
+        );
+    }
+}
+
+/// What `n` curls of the VIP from the client got (one line each; a failed
+/// curl gives its error).
+fn pages(client: &Node, n: usize) -> Vec<String> {
+    (0..n)
+        .map(|_| {
+            let out = client.curl(&format!("http://{VIP}/")).unwrap();
+            if out.status.success() {
+                String::from_utf8_lossy(&out.stdout).trim().to_string()
+            } else {
+                format!(
+                    "curl failed: {}",
+                    String::from_utf8_lossy(&out.stderr).trim()
+                )
+            }
+        })
+        .collect()
+}
+
+/// Curls until every answer of a batch of six is `page` (the data plane
+/// and ARP may need a moment after a change).
+fn wait_only(client: &Node, page: &str, timeout: Duration) -> Vec<String> {
+    let mut last = Vec::new();
+    let ok = wait_until(timeout, Duration::from_millis(200), || {
+        last = pages(client, 6);
+        last.iter().all(|p| p == page)
+    });
+    assert!(ok, "expected only {page:?}, got {last:?}");
+    last
+}
+
+/// Six curls that spread over both web servers: flows are hashed, so a
+/// batch of six may land on one server; more batches must reach both.
+fn assert_both_pages(client: &Node) {
+    let mut seen = Vec::new();
+    for _ in 0..5 {
+        seen.extend(pages(client, 6));
+        if seen.iter().any(|p| p == WEB1) && seen.iter().any(|p| p == WEB2) {
+            break;
+        }
+    }
+    for p in &seen {
+        assert!(
+            p == WEB1 || p == WEB2,
+            "unexpected answer {p:?} in {seen:?}"
+        );
+    }
+    assert!(
+        seen.iter().any(|p| p == WEB1) && seen.iter().any(|p| p == WEB2),
+        "both web servers should answer: {seen:?}"
+    );
+}
+
+struct S3 {
+    lab: Lab,
+    one: Node,
+    two: Node,
+    client: Node,
+    web1: Web,
+    web2: Web,
+    _sorry: (Web, Web),
+}
+
+fn s3_lab(hint: &str) -> S3 {
+    let lab = Lab::new(hint).unwrap();
+    let one = lab.add_node("one", &["192.0.2.3/24"]).unwrap();
+    let two = lab.add_node("two", &["192.0.2.5/24"]).unwrap();
+    let client = lab.add_node("client", &["192.0.2.10/24"]).unwrap();
+    let rs1 = lab.add_node("rs1", &["192.0.2.11/24"]).unwrap();
+    let rs2 = lab.add_node("rs2", &["192.0.2.12/24"]).unwrap();
+    let vip = VIP.parse().unwrap();
+    for rs in [&rs1, &rs2] {
+        rs.run_in(move || keel_nft::realserver::prepare(vip, "lo"))
+            .unwrap()
+            .unwrap();
+    }
+    let web1 = Web::new(&lab, &rs1, "rs1", WEB1);
+    let web2 = Web::new(&lab, &rs2, "rs2", WEB2);
+    let sorry = (
+        Web::new(&lab, &one, "one", "sorry from one"),
+        Web::new(&lab, &two, "two", "sorry from two"),
+    );
+    S3 {
+        lab,
+        one,
+        two,
+        client,
+        web1,
+        web2,
+        _sorry: sorry,
+    }
+}
+
+fn nft_tables(node: &Node) -> String {
+    let out = node.exec_checked("nft", &["list", "tables"]).unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+const CHECK_TIMEOUT: Duration = Duration::from_secs(20);
+
+#[test]
+fn s3_dr_checks_sorry_server_and_failover_on_nftables() {
+    let mut s = s3_lab("s3nft");
+    let one = Director::start(&s.lab, &s.one, &s3_conf(1, &[]));
+    let two = Director::start(&s.lab, &s.two, &s3_conf(2, &[]));
+    one.wait_vip(true, Duration::from_secs(10));
+    one.wait_log(
+        "Starting the load balancer on the nftables data plane",
+        CHECK_TIMEOUT,
+    );
+    two.wait_log(
+        "Starting the load balancer on the nftables data plane",
+        CHECK_TIMEOUT,
+    );
+
+    // 1. Both real servers in the table, Route, weight 1.
+    let both_checked = wait_until(CHECK_TIMEOUT, Duration::from_millis(100), || {
+        let t = one.lvs(false);
+        t.matches("ok: ").count() >= 2
+    });
+    let listing = one.lvs(false);
+    assert!(both_checked, "{listing}\n{}", one.log());
+    eprintln!("keel lvs on the master:\n{listing}");
+    assert!(listing.contains("TCP  192.0.2.144:80 rr"), "{listing}");
+    for rs in ["192.0.2.11:80", "192.0.2.12:80"] {
+        let line = listing
+            .lines()
+            .find(|l| l.contains(&format!("-> {rs}")))
+            .unwrap_or_else(|| panic!("{rs} not listed:\n{listing}"));
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(&cols[2..5], ["Route", "1", "0"], "{line}");
+        assert!(line.contains(" up "), "{line}");
+    }
+    assert!(nft_tables(&s.one).contains("keel"));
+    assert_both_pages(&s.client);
+
+    // 2. Web server 2 stops: after its failed checks it leaves the table.
+    s.web2.stop();
+    one.wait_log(
+        "HTTP_CHECK on service [192.0.2.12]:tcp:80 failed",
+        CHECK_TIMEOUT,
+    );
+    one.wait_log(
+        "Removing service [192.0.2.12]:tcp:80 from VS [192.0.2.144]:tcp:80",
+        CHECK_TIMEOUT,
+    );
+    wait_only(&s.client, WEB1, Duration::from_secs(5));
+    let listing = one.lvs(false);
+    eprintln!("keel lvs with web 2 down:\n{listing}");
+    assert!(!listing.contains("-> 192.0.2.12:80"), "{listing}");
+    assert!(
+        listing.contains("[192.0.2.12]:tcp:80 of VS [192.0.2.144]:tcp:80: down"),
+        "{listing}"
+    );
+    let json: serde_json::Value = serde_json::from_str(&one.lvs(true)).unwrap();
+    let rss = &json["state"]["virtual_servers"][0]["real_servers"];
+    assert_eq!(rss[0]["alive"], true, "{json}");
+    assert_eq!(rss[1]["alive"], false, "{json}");
+    assert_eq!(rss[1]["checkers"][0]["last"]["ok"], false, "{json}");
+    assert_eq!(
+        json["table"]["services"][0]["destinations"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1,
+        "{json}"
+    );
+
+    // 3. Web server 1 stops too: the master director's sorry page.
+    s.web1.stop();
+    one.wait_log(
+        "Removing service [192.0.2.11]:tcp:80 from VS [192.0.2.144]:tcp:80",
+        CHECK_TIMEOUT,
+    );
+    one.wait_log(
+        "Adding sorry server [127.0.0.1]:tcp:80 to VS [192.0.2.144]:tcp:80",
+        CHECK_TIMEOUT,
+    );
+    wait_only(&s.client, "sorry from one", Duration::from_secs(5));
+    let listing = one.lvs(false);
+    assert!(listing.contains("-> 127.0.0.1:80"), "{listing}");
+
+    // 4. keel stops on the master: the backup takes the VIP and serves its
+    // own sorry page; the master's table is gone.
+    one.stop();
+    two.wait_vip(true, Duration::from_secs(10));
+    wait_only(&s.client, "sorry from two", Duration::from_secs(10));
+    assert!(
+        !nft_tables(&s.one).contains("keel"),
+        "{}",
+        nft_tables(&s.one)
+    );
+    assert!(!one.state.exists(), "state file left behind");
+
+    // 5. Both web servers back: the new master sends clients to both again.
+    s.web1.start();
+    s.web2.start();
+    for rs in ["192.0.2.11", "192.0.2.12"] {
+        two.wait_log(
+            &format!("Adding service [{rs}]:tcp:80 to VS [192.0.2.144]:tcp:80"),
+            CHECK_TIMEOUT,
+        );
+    }
+    let back = wait_until(Duration::from_secs(5), Duration::from_millis(100), || {
+        pages(&s.client, 1)[0] != "sorry from two"
+    });
+    assert!(back, "still the sorry page; log:\n{}", two.log());
+    assert_both_pages(&s.client);
+    two.stop();
+}
+
+#[test]
+fn s3_unsupported_scheduler_stops_only_the_load_balancer() {
+    let lab = Lab::new("s3nftlc").unwrap();
+    let one = lab.add_node("one", &["192.0.2.3/24"]).unwrap();
+    let conf = s3_conf(1, &[("lb_algo rr", "lb_algo lc")]);
+    let d = Director::start(&lab, &one, &conf);
+    d.wait_log(
+        "load balancer not started: virtual server TCP 192.0.2.144:80: lvs_sched lc is not available on the nftables data plane; use rr, wrr, sh, dh or mh",
+        CHECK_TIMEOUT,
+    );
+    // VRRP carries on: the instance still becomes master and holds the VIP.
+    d.wait_vip(true, Duration::from_secs(10));
+    assert!(d.proc.is_running());
+    assert!(!nft_tables(&one).contains("keel"));
+    assert!(d.lvs(false).contains("keel lvs:"));
+    d.stop();
+}
