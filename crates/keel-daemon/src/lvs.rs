@@ -207,6 +207,8 @@ pub fn full_table(config: &Config) -> Result<Table, LvsError> {
 
 /// Name the state file uses for the nftables data plane.
 pub const NFTABLES: &str = "nftables";
+/// Name the state file uses for the IPVS data plane.
+pub const IPVS: &str = "IPVS";
 
 type SharedBackend = Arc<Mutex<Box<dyn Backend + Send>>>;
 
@@ -219,22 +221,17 @@ pub fn open_backend(config: &Config) -> Result<(Box<dyn Backend + Send>, String)
         .unwrap_or(LvsBackendChoice::Auto);
     match choice {
         LvsBackendChoice::Nftables => Ok((Box::new(nft_backend(config)), NFTABLES.to_string())),
-        LvsBackendChoice::Ipvs => Err(LvsError::NoIpvs(ipvs_unavailable_reason())),
-        LvsBackendChoice::Auto => {
-            tracing::info!(
-                "IPVS data plane not used ({}); using nftables",
-                ipvs_unavailable_reason()
-            );
-            Ok((Box::new(nft_backend(config)), NFTABLES.to_string()))
-        }
-    }
-}
-
-fn ipvs_unavailable_reason() -> String {
-    if Path::new("/proc/net/ip_vs").exists() {
-        "this build of keel has no IPVS support".to_string()
-    } else {
-        "the kernel has no IPVS (no /proc/net/ip_vs)".to_string()
+        LvsBackendChoice::Ipvs => match keel_ipvs::IpvsBackend::open() {
+            Ok(b) => Ok((Box::new(b), IPVS.to_string())),
+            Err(e) => Err(LvsError::NoIpvs(e.to_string())),
+        },
+        LvsBackendChoice::Auto => match keel_ipvs::IpvsBackend::open() {
+            Ok(b) => Ok((Box::new(b), IPVS.to_string())),
+            Err(e) => {
+                tracing::info!("IPVS data plane not used ({e}); using nftables");
+                Ok((Box::new(nft_backend(config)), NFTABLES.to_string()))
+            }
+        },
     }
 }
 
@@ -556,7 +553,9 @@ pub fn status(state_file: &Path, json: bool) -> Result<String, LvsError> {
         };
         NftBackend::new(Nft::default(), opts).read()?
     } else {
-        return Err(LvsError::NoIpvs(ipvs_unavailable_reason()));
+        keel_ipvs::IpvsBackend::open()
+            .map_err(|e| LvsError::NoIpvs(e.to_string()))?
+            .read()?
     };
     if json {
         #[derive(Serialize)]

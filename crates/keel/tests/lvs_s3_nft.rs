@@ -20,7 +20,8 @@ fn keel_bin() -> &'static str {
 }
 
 /// The seed's S3 configuration with short check timers, so failures are
-/// seen within seconds.
+/// seen within seconds, on the nftables data plane even where the kernel
+/// has IPVS.
 fn s3_conf(node: u8, extra: &[(&str, &str)]) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../../examples/seed")
@@ -38,7 +39,10 @@ fn s3_conf(node: u8, extra: &[(&str, &str)]) -> String {
         assert!(text.contains(from), "{from:?} not in the seed config");
         text = text.replace(from, to);
     }
-    text
+    text.replace(
+        "    vrrp_mcast_group4",
+        "    keel_lvs_backend nftables\n    vrrp_mcast_group4",
+    )
 }
 
 /// nginx serving `page` as index.html on port 80 of `node`, with its pid
