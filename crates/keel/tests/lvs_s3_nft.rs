@@ -197,13 +197,17 @@ impl Director {
     }
 
     fn wait_vip(&self, present: bool, timeout: Duration) {
-        let vip = VIP.parse().unwrap();
+        self.wait_addr(VIP, present, timeout)
+    }
+
+    fn wait_addr(&self, addr: &str, present: bool, timeout: Duration) {
+        let vip = addr.parse().unwrap();
         let ok = wait_until(timeout, Duration::from_millis(50), || {
             self.node.has_addr(vip).unwrap() == present
         });
         assert!(
             ok,
-            "{}: VIP {} within {timeout:?}; log:\n{}",
+            "{}: {addr} {} within {timeout:?}; log:\n{}",
             self.node.name(),
             if present { "not added" } else { "not removed" },
             self.log()
@@ -224,9 +228,13 @@ impl Director {
 /// What `n` curls of the VIP from the client got (one line each; a failed
 /// curl gives its error).
 fn pages(client: &Node, n: usize) -> Vec<String> {
+    pages_of(client, VIP, n)
+}
+
+fn pages_of(client: &Node, vip: &str, n: usize) -> Vec<String> {
     (0..n)
         .map(|_| {
-            let out = client.curl(&format!("http://{VIP}/")).unwrap();
+            let out = client.curl(&format!("http://{vip}/")).unwrap();
             if out.status.success() {
                 String::from_utf8_lossy(&out.stdout).trim().to_string()
             } else {
@@ -242,9 +250,13 @@ fn pages(client: &Node, n: usize) -> Vec<String> {
 /// Curls until every answer of a batch of six is `page` (the data plane
 /// and ARP may need a moment after a change).
 fn wait_only(client: &Node, page: &str, timeout: Duration) -> Vec<String> {
+    wait_only_of(client, VIP, page, timeout)
+}
+
+fn wait_only_of(client: &Node, vip: &str, page: &str, timeout: Duration) -> Vec<String> {
     let mut last = Vec::new();
     let ok = wait_until(timeout, Duration::from_millis(200), || {
-        last = pages(client, 6);
+        last = pages_of(client, vip, 6);
         last.iter().all(|p| p == page)
     });
     assert!(ok, "expected only {page:?}, got {last:?}");
@@ -447,4 +459,126 @@ fn s3_unsupported_scheduler_stops_only_the_load_balancer() {
     assert!(!nft_tables(&one).contains("keel"));
     assert!(d.lvs(false).contains("keel lvs:"));
     d.stop();
+}
+
+const NAT_VIP: &str = "198.51.100.144";
+const NAT_GATEWAY: &str = "192.0.2.254";
+
+/// S3 with `lb_kind NAT`: the client on 198.51.100.0/24 reaches the VIP
+/// 198.51.100.144; the real servers route back through a second VIP,
+/// 192.0.2.254, the classic LVS-NAT gateway address, so their replies pass
+/// the master director and are un-NATed there.
+fn s3_nat_conf(node: u8) -> String {
+    s3_conf(
+        node,
+        &[
+            ("lb_kind DR", "lb_kind NAT"),
+            (
+                "192.0.2.144/32 dev eth0 brd",
+                "198.51.100.144/32 dev eth0 brd\n        192.0.2.254/24 dev eth0",
+            ),
+            (
+                "virtual_server 192.0.2.144 80",
+                "virtual_server 198.51.100.144 80",
+            ),
+        ],
+    )
+}
+
+#[test]
+fn s3_nat_checks_sorry_server_and_failover_on_nftables() {
+    let lab = Lab::new("s3nftnat").unwrap();
+    let one = lab
+        .add_node("one", &["192.0.2.3/24", "198.51.100.3/24"])
+        .unwrap();
+    let two = lab
+        .add_node("two", &["192.0.2.5/24", "198.51.100.5/24"])
+        .unwrap();
+    let client = lab.add_node("client", &["198.51.100.10/24"]).unwrap();
+    let rs1 = lab.add_node("rs1", &["192.0.2.11/24"]).unwrap();
+    let rs2 = lab.add_node("rs2", &["192.0.2.12/24"]).unwrap();
+    for d in [&one, &two] {
+        d.exec_checked("sysctl", &["-qw", "net.ipv4.ip_forward=1"])
+            .unwrap();
+        // Replies go back out of the interface they came in on; a redirect
+        // would send the real servers around the director.
+        d.exec_checked("sysctl", &["-qw", "net.ipv4.conf.all.send_redirects=0"])
+            .unwrap();
+        d.exec_checked("sysctl", &["-qw", "net.ipv4.conf.eth0.send_redirects=0"])
+            .unwrap();
+    }
+    for rs in [&rs1, &rs2] {
+        rs.exec_checked("ip", &["route", "add", "default", "via", NAT_GATEWAY])
+            .unwrap();
+    }
+    let mut web1 = Web::new(&lab, &rs1, "rs1", WEB1);
+    let mut web2 = Web::new(&lab, &rs2, "rs2", WEB2);
+    let _sorry = (
+        Web::new(&lab, &one, "one", "sorry from one"),
+        Web::new(&lab, &two, "two", "sorry from two"),
+    );
+    let d1 = Director::start(&lab, &one, &s3_nat_conf(1));
+    let d2 = Director::start(&lab, &two, &s3_nat_conf(2));
+    d1.wait_addr(NAT_VIP, true, Duration::from_secs(10));
+    d1.wait_addr(NAT_GATEWAY, true, Duration::from_secs(10));
+    let listed = wait_until(CHECK_TIMEOUT, Duration::from_millis(100), || {
+        d1.lvs(false).matches("ok: ").count() >= 2
+    });
+    let listing = d1.lvs(false);
+    assert!(listed, "{listing}\n{}", d1.log());
+    assert!(listing.contains("TCP  198.51.100.144:80 rr"), "{listing}");
+    for rs in ["192.0.2.11:80", "192.0.2.12:80"] {
+        let line = listing
+            .lines()
+            .find(|l| l.contains(&format!("-> {rs}")))
+            .unwrap_or_else(|| panic!("{rs} not listed:\n{listing}"));
+        assert_eq!(line.split_whitespace().nth(2), Some("Masq"), "{line}");
+    }
+
+    // 1. NAT round robin alternates strictly.
+    let six = pages_of(&client, NAT_VIP, 6);
+    for p in &six {
+        assert!(p == WEB1 || p == WEB2, "{six:?}");
+    }
+    for w in six.windows(2) {
+        assert_ne!(w[0], w[1], "rr should alternate: {six:?}");
+    }
+
+    // 2. Web 2 down: only web 1.
+    web2.stop();
+    d1.wait_log(
+        "Removing service [192.0.2.12]:tcp:80 from VS [198.51.100.144]:tcp:80",
+        CHECK_TIMEOUT,
+    );
+    wait_only_of(&client, NAT_VIP, WEB1, Duration::from_secs(5));
+
+    // 3. Both down: the master's sorry page.
+    web1.stop();
+    d1.wait_log(
+        "Adding sorry server [127.0.0.1]:tcp:80 to VS [198.51.100.144]:tcp:80",
+        CHECK_TIMEOUT,
+    );
+    wait_only_of(&client, NAT_VIP, "sorry from one", Duration::from_secs(5));
+
+    // 4. Master stopped: the backup's sorry page.
+    d1.stop();
+    d2.wait_addr(NAT_VIP, true, Duration::from_secs(10));
+    wait_only_of(&client, NAT_VIP, "sorry from two", Duration::from_secs(10));
+
+    // 5. Web servers back: both pages through the new master.
+    web1.start();
+    web2.start();
+    for rs in ["192.0.2.11", "192.0.2.12"] {
+        d2.wait_log(
+            &format!("Adding service [{rs}]:tcp:80 to VS [198.51.100.144]:tcp:80"),
+            CHECK_TIMEOUT,
+        );
+    }
+    let mut six = Vec::new();
+    let ok = wait_until(Duration::from_secs(5), Duration::from_millis(100), || {
+        six = pages_of(&client, NAT_VIP, 6);
+        six.iter().any(|p| p == WEB1) && six.iter().any(|p| p == WEB2)
+    });
+    assert!(ok, "{six:?}\n{}", d2.log());
+    d2.stop();
 }
