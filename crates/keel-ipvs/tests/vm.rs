@@ -390,13 +390,109 @@ fn ipv6_fwmark_service() {
             vec![dest("2001:db8::30", 0, 5, Method::Dr)],
         )],
     };
-    b.sync(&table).unwrap();
-    assert_eq!(b.read().unwrap(), table.normalized());
+    sync_and_verify(&mut b, &table);
     let raw = b.client().services().unwrap();
     assert_eq!(raw.len(), 1);
     assert_eq!(raw[0].key, k);
     let text = ipvsadm(&["-ln"]);
     assert!(text.contains("FWM  9 IPv6 wrr"), "{text}");
+}
+
+/// Services whose key order differs from ipvsadm's (mark, family,
+/// protocol, address, port) list identically, and persistence masks that
+/// cover the whole address (/32, /128), which the kernel reports as no
+/// mask, settle after one sync.
+fn listing_order_and_full_length_masks() {
+    let mut b = backend();
+    let addr = |ip: &str, proto, port| ServiceKey::Addr {
+        ip: v4(ip),
+        proto,
+        port,
+    };
+    let whole = |len| {
+        Some(Persistence {
+            timeout: 300,
+            netmask: Some(len),
+        })
+    };
+    let mut v4_full = service(
+        addr("192.0.2.71", Protocol::Tcp, 443),
+        Scheduler::Rr,
+        vec![dest("198.51.100.1", 443, 1, Method::Nat)],
+    );
+    v4_full.persistence = whole(32);
+    let mut v6_full = service(
+        addr("2001:db8::70", Protocol::Tcp, 80),
+        Scheduler::Wrr,
+        vec![dest("2001:db8::71", 80, 1, Method::Nat)],
+    );
+    v6_full.persistence = whole(128);
+    let mut fwm6 = service(
+        ServiceKey::Fwmark {
+            mark: 5,
+            family: Family::Inet6,
+        },
+        Scheduler::Sh {
+            fallback: true,
+            port: true,
+        },
+        vec![dest("2001:db8::72", 0, 1, Method::Dr)],
+    );
+    fwm6.persistence = whole(128);
+    let table = Table {
+        services: vec![
+            fwm6,
+            service(
+                ServiceKey::Fwmark {
+                    mark: 5,
+                    family: Family::Inet,
+                },
+                Scheduler::Rr,
+                vec![dest("198.51.100.2", 0, 1, Method::Dr)],
+            ),
+            service(
+                ServiceKey::Fwmark {
+                    mark: 2,
+                    family: Family::Inet6,
+                },
+                Scheduler::Rr,
+                vec![],
+            ),
+            v6_full,
+            service(
+                addr("192.0.2.70", Protocol::Sctp, 3868),
+                Scheduler::Rr,
+                vec![],
+            ),
+            service(addr("192.0.2.70", Protocol::Udp, 53), Scheduler::Rr, vec![]),
+            v4_full,
+            service(addr("192.0.2.72", Protocol::Tcp, 22), Scheduler::Rr, vec![]),
+            service(addr("192.0.2.72", Protocol::Tcp, 8), Scheduler::Rr, vec![]),
+        ],
+    };
+    sync_and_verify(&mut b, &table);
+    let listing = ipvsadm(&["-ln"]);
+    let services: Vec<&str> = listing
+        .lines()
+        .skip(3)
+        .filter(|l| !l.starts_with("  ->"))
+        .map(str::trim_end)
+        .collect();
+    assert_eq!(
+        services,
+        vec![
+            "TCP  192.0.2.71:443 rr persistent 300",
+            "TCP  192.0.2.72:8 rr",
+            "TCP  192.0.2.72:22 rr",
+            "UDP  192.0.2.70:53 rr",
+            "SCTP 192.0.2.70:3868 rr",
+            "TCP  [2001:db8::70]:80 wrr persistent 300",
+            "FWM  2 IPv6 rr",
+            "FWM  5 rr",
+            "FWM  5 IPv6 sh (sh-fallback,sh-port) persistent 300",
+        ],
+        "{listing}"
+    );
 }
 
 fn udp_and_sctp_services() {
@@ -776,6 +872,10 @@ const TESTS: &[(&str, TestFn)] = &[
     ("fwmark_services", fwmark_services),
     ("ipv6_services", ipv6_services),
     ("ipv6_fwmark_service", ipv6_fwmark_service),
+    (
+        "listing_order_and_full_length_masks",
+        listing_order_and_full_length_masks,
+    ),
     ("udp_and_sctp_services", udp_and_sctp_services),
     ("weights_and_thresholds", weights_and_thresholds),
     ("edit_and_delete", edit_and_delete),

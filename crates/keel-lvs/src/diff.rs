@@ -84,7 +84,7 @@ fn index(t: &Table) -> Indexed {
             .iter()
             .map(|d| (d.key(), d.clone()))
             .collect();
-        m.insert(svc.key, (svc.header(), dests));
+        m.insert(svc.key, (svc.normalized_header(), dests));
     }
     m
 }
@@ -99,10 +99,10 @@ pub fn apply_changes(table: &Table, changes: &[Change]) -> Result<Table, ApplyEr
                 if m.contains_key(&h.key) {
                     return Err(ApplyError::ServiceExists(h.key));
                 }
-                m.insert(h.key, (*h, BTreeMap::new()));
+                m.insert(h.key, (h.normalized(), BTreeMap::new()));
             }
             Change::EditService(h) => match m.get_mut(&h.key) {
-                Some(entry) => entry.0 = *h,
+                Some(entry) => entry.0 = h.normalized(),
                 None => return Err(ApplyError::NoService(h.key)),
             },
             Change::DelService(k) => {
@@ -246,6 +246,36 @@ mod tests {
         );
     }
 
+    /// The kernel reports a /32 persistence mask as no mask at all; a
+    /// desired table that spells it out must still be in sync.
+    #[test]
+    fn full_length_persistence_mask_is_no_difference() {
+        let mut installed = table();
+        installed.services[0].persistence = Some(Persistence {
+            timeout: 360,
+            netmask: None,
+        });
+        let mut want = table();
+        want.services[0].persistence = Some(Persistence {
+            timeout: 360,
+            netmask: Some(32),
+        });
+        assert_eq!(diff(&installed, &want), vec![]);
+        // Added as a new service, the header carries the canonical form.
+        assert_eq!(
+            diff(&Table::new(), &want)[0],
+            Change::AddService(installed.services[0].header())
+        );
+        want.services[0].persistence = Some(Persistence {
+            timeout: 360,
+            netmask: Some(24),
+        });
+        assert_eq!(
+            diff(&installed, &want),
+            vec![Change::EditService(want.services[0].header())]
+        );
+    }
+
     #[test]
     fn apply_rejects_changes_that_do_not_fit() {
         assert_eq!(
@@ -280,17 +310,17 @@ mod tests {
             1u8..5,
             sched,
             prop::option::of(300u32..302),
+            prop::sample::select(vec![None, Some(24u8), Some(32)]),
             prop::collection::vec(dest, 0..5),
         )
-            .prop_map(|(o, scheduler, timeout, destinations)| VirtualService {
-                key: key(o),
-                scheduler,
-                persistence: timeout.map(|timeout| Persistence {
-                    timeout,
-                    netmask: None,
-                }),
-                destinations,
-            });
+            .prop_map(
+                |(o, scheduler, timeout, netmask, destinations)| VirtualService {
+                    key: key(o),
+                    scheduler,
+                    persistence: timeout.map(|timeout| Persistence { timeout, netmask }),
+                    destinations,
+                },
+            );
         prop::collection::vec(svc, 0..5).prop_map(|services| Table { services })
     }
 

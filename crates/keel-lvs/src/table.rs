@@ -253,6 +253,21 @@ impl Persistence {
         let len = bits.leading_ones();
         (bits.checked_shl(len).unwrap_or(0) == 0).then_some(len as u8)
     }
+
+    /// The canonical form for a service of `family`: a mask covering the
+    /// whole address (/32, /128) is written `None`, because that is how the
+    /// kernel reports it back; keeping `Some(32)` would make a desired table
+    /// differ forever from the installed one.
+    pub fn normalized(self, family: Family) -> Persistence {
+        let full = match family {
+            Family::Inet => 32,
+            Family::Inet6 => 128,
+        };
+        Persistence {
+            timeout: self.timeout,
+            netmask: self.netmask.filter(|&len| len != full),
+        }
+    }
 }
 
 /// IPVS tunnel encapsulation (`lvs_method TUN type ...`).
@@ -388,6 +403,12 @@ impl VirtualService {
         }
     }
 
+    /// [`VirtualService::header`] with the persistence mask in canonical
+    /// form ([`Persistence::normalized`]).
+    pub fn normalized_header(&self) -> ServiceHeader {
+        self.header().normalized()
+    }
+
     /// Destination by key.
     pub fn destination(&self, key: DestKey) -> Option<&Destination> {
         self.destinations.iter().find(|d| d.key() == key)
@@ -410,6 +431,15 @@ pub struct ServiceHeader {
 }
 
 impl ServiceHeader {
+    /// The header with its persistence mask in canonical form
+    /// ([`Persistence::normalized`]).
+    pub fn normalized(self) -> ServiceHeader {
+        ServiceHeader {
+            persistence: self.persistence.map(|p| p.normalized(self.key.family())),
+            ..self
+        }
+    }
+
     /// The header as a service with no destinations.
     pub fn into_service(self) -> VirtualService {
         VirtualService {
@@ -434,7 +464,8 @@ impl Table {
     }
 
     /// Services sorted by key and destinations by key; a later duplicate
-    /// key replaces an earlier one. Two tables describing the same state
+    /// key replaces an earlier one; persistence masks in canonical form
+    /// ([`Persistence::normalized`]). Two tables describing the same state
     /// are equal once normalised.
     pub fn normalized(&self) -> Table {
         let mut services: std::collections::BTreeMap<ServiceKey, VirtualService> =
@@ -446,6 +477,7 @@ impl Table {
                 dests.insert(d.key(), d.clone());
             }
             let mut svc = svc.clone();
+            svc.persistence = svc.persistence.map(|p| p.normalized(svc.key.family()));
             svc.destinations = dests.into_values().collect();
             services.insert(svc.key, svc);
         }
@@ -526,6 +558,59 @@ mod tests {
                 (IpAddr::from([192, 0, 2, 11]), 1),
                 (IpAddr::from([192, 0, 2, 12]), 5)
             ]
+        );
+    }
+
+    #[test]
+    fn full_length_persistence_mask_normalizes_to_none() {
+        let with_mask = |key: ServiceKey, len: u8| {
+            let mut svc = VirtualService::new(key, Scheduler::Rr);
+            svc.persistence = Some(Persistence {
+                timeout: 360,
+                netmask: Some(len),
+            });
+            Table {
+                services: vec![svc],
+            }
+            .normalized()
+            .services[0]
+                .persistence
+        };
+        let v4 = ServiceKey::Addr {
+            ip: IpAddr::from([192, 0, 2, 1]),
+            proto: Protocol::Tcp,
+            port: 80,
+        };
+        let v6 = ServiceKey::Addr {
+            ip: "2001:db8::1".parse().unwrap(),
+            proto: Protocol::Tcp,
+            port: 80,
+        };
+        let fwm6 = ServiceKey::Fwmark {
+            mark: 3,
+            family: Family::Inet6,
+        };
+        let none = Some(Persistence {
+            timeout: 360,
+            netmask: None,
+        });
+        assert_eq!(with_mask(v4, 32), none);
+        assert_eq!(with_mask(v6, 128), none);
+        assert_eq!(with_mask(fwm6, 128), none);
+        // A /32 is a real (narrow) mask for an IPv6 service.
+        assert_eq!(
+            with_mask(v6, 32),
+            Some(Persistence {
+                timeout: 360,
+                netmask: Some(32),
+            })
+        );
+        assert_eq!(
+            with_mask(v4, 24),
+            Some(Persistence {
+                timeout: 360,
+                netmask: Some(24),
+            })
         );
     }
 
