@@ -488,11 +488,14 @@ async fn services(opts: DaemonOptions, cfg: Arc<Config>, run_vrrp: bool) -> i32 
                         Ok(new) => {
                             let new = Arc::new(new);
                             let _ = engine.send(EngineMsg::Reload(Arc::clone(&new)));
+                            let old_cfg = Arc::clone(&svc.cfg);
                             svc.configure(Arc::clone(&new), &engine);
-                            if let Some(old) = lvs.take() {
-                                old.0.stop(false).await;
+                            if lvs.is_none() || crate::lvs::needs_restart(&old_cfg, &new) {
+                                if let Some(old) = lvs.take() {
+                                    old.0.stop(false).await;
+                                }
+                                lvs = start_lvs(&opts, &new, &svc);
                             }
-                            lvs = start_lvs(&opts, &new, &svc);
                         }
                         Err(e) => tracing::error!("reload failed, keeping the running configuration: {e}"),
                     }

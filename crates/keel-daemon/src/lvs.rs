@@ -579,6 +579,18 @@ pub fn status(state_file: &Path, json: bool) -> Result<String, LvsError> {
 // ---------------------------------------------------------------------------
 // The running load balancer.
 
+/// Whether a reload from `old` to `new` changes anything the load balancer
+/// uses. When not, the running checkers keep their state: restarting them
+/// would put failed servers back until their first check fails again.
+pub fn needs_restart(old: &Config, new: &Config) -> bool {
+    old.virtual_servers != new.virtual_servers
+        || old.virtual_server_groups != new.virtual_server_groups
+        || old.track_files != new.track_files
+        || old.ssl != new.ssl
+        || old.global_defs != new.global_defs
+        || nft_options(old).dr_devices != nft_options(new).dr_devices
+}
+
 /// What the load balancer shares with the rest of the daemon.
 #[derive(Debug, Clone)]
 pub struct LvsContext {

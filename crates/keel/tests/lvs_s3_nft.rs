@@ -8,7 +8,10 @@
 //! round robin, so "alternate" is asserted as "both pages answer".
 
 use keel_lab::{Lab, LabProcess, LabSignal, Node, wait_until};
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 const VIP: &str = "192.0.2.144";
@@ -128,6 +131,10 @@ struct Director {
 
 impl Director {
     fn start(lab: &Lab, node: &Node, conf_text: &str) -> Director {
+        Director::start_with(lab, node, conf_text, &[])
+    }
+
+    fn start_with(lab: &Lab, node: &Node, conf_text: &str, extra: &[&str]) -> Director {
         let stem = lab.dir().join(format!("keel-{}", node.name()));
         let conf = stem.with_extension("conf");
         std::fs::write(&conf, conf_text).unwrap();
@@ -153,7 +160,10 @@ impl Director {
                     &p2,
                     "-c",
                     &p3,
-                ],
+                ]
+                .into_iter()
+                .chain(extra.iter().copied())
+                .collect::<Vec<_>>(),
             )
             .unwrap();
         Director {
@@ -161,6 +171,10 @@ impl Director {
             proc,
             state,
         }
+    }
+
+    fn conf(&self) -> PathBuf {
+        self.state.with_extension("").with_extension("conf")
     }
 
     fn log(&self) -> String {
@@ -581,4 +595,238 @@ fn s3_nat_checks_sorry_server_and_failover_on_nftables() {
     });
     assert!(ok, "{six:?}\n{}", d2.log());
     d2.stop();
+}
+
+/// A minimal SMTP server on 127.0.0.1:`port` of `node`; every message's
+/// text (headers and body) lands in the returned list.
+fn smtp_sink(node: &Node, port: u16) -> Arc<Mutex<Vec<String>>> {
+    let listener = node
+        .run_in(move || TcpListener::bind(("127.0.0.1", port)))
+        .unwrap()
+        .unwrap();
+    let mails = Arc::new(Mutex::new(Vec::new()));
+    let out = Arc::clone(&mails);
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(conn) = conn else { continue };
+            let out = Arc::clone(&out);
+            std::thread::spawn(move || smtp_session(conn, &out));
+        }
+    });
+    mails
+}
+
+fn smtp_session(conn: TcpStream, out: &Mutex<Vec<String>>) {
+    let Ok(mut w) = conn.try_clone() else { return };
+    let mut r = BufReader::new(conn);
+    let _ = w.write_all(b"220 sink\r\n");
+    let mut in_data = false;
+    let mut msg = String::new();
+    loop {
+        let mut line = String::new();
+        if r.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        if in_data {
+            if line == ".\r\n" {
+                in_data = false;
+                out.lock().unwrap().push(std::mem::take(&mut msg));
+                let _ = w.write_all(b"250 queued\r\n");
+            } else {
+                msg.push_str(&line);
+            }
+            continue;
+        }
+        let verb = line.get(..4).unwrap_or("").to_ascii_uppercase();
+        let reply: &[u8] = match verb.as_str() {
+            "DATA" => {
+                in_data = true;
+                b"354 go on\r\n"
+            }
+            "QUIT" => {
+                let _ = w.write_all(b"221 bye\r\n");
+                return;
+            }
+            _ => b"250 ok\r\n",
+        };
+        let _ = w.write_all(reply);
+    }
+}
+
+fn count_lines(path: &Path, line: &str) -> usize {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| *l == line)
+        .count()
+}
+
+fn wait_lines(path: &Path, line: &str, n: usize) {
+    let ok = wait_until(CHECK_TIMEOUT, Duration::from_millis(50), || {
+        count_lines(path, line) >= n
+    });
+    assert!(
+        ok,
+        "{line:?} not {n} time(s) in {}:\n{}",
+        path.display(),
+        std::fs::read_to_string(path).unwrap_or_default()
+    );
+}
+
+fn wait_mail(mails: &Mutex<Vec<String>>, subject: &str, n: usize) {
+    let needle = format!("Subject: {subject}");
+    let ok = wait_until(CHECK_TIMEOUT, Duration::from_millis(50), || {
+        let m = mails.lock().unwrap();
+        m.iter().filter(|t| t.contains(&needle)).count() >= n
+    });
+    assert!(
+        ok,
+        "{needle:?} not mailed {n} time(s): {:?}",
+        mails.lock().unwrap()
+    );
+}
+
+/// The checker side of S3's director: notify_up/notify_down and
+/// quorum_up/quorum_down scripts, lvs_notify_fifo lines and SMTP alerts
+/// on real-server and quorum changes, SIGHUP reload, and `-I` leaving the
+/// table installed at stop.
+#[test]
+fn s3_notify_scripts_fifo_smtp_alerts_reload_and_keep_table() {
+    let lab = Lab::new("s3nftnotify").unwrap();
+    let one = lab.add_node("one", &["192.0.2.3/24"]).unwrap();
+    let rs1 = lab.add_node("rs1", &["192.0.2.11/24"]).unwrap();
+    let mut web1 = Web::new(&lab, &rs1, "rs1", WEB1);
+    let dir = lab.dir().to_path_buf();
+    let notify_log = dir.join("notify.log");
+    let script = dir.join("notify.sh");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\necho \"$1\" >> {}\n", notify_log.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &script,
+        <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o755),
+    )
+    .unwrap();
+    let fifo = dir.join("lvs.fifo");
+    let fifo_log = dir.join("lvs-fifo.log");
+    one.exec_checked("mkfifo", &[&fifo.to_string_lossy()])
+        .unwrap();
+    let _reader = one
+        .spawn(
+            "sh",
+            &[
+                "-c",
+                &format!("exec cat {} > {}", fifo.display(), fifo_log.display()),
+            ],
+        )
+        .unwrap();
+    let mails = smtp_sink(&one, 2525);
+    let sh = script.display();
+    let conf = s3_conf(
+        1,
+        &[
+            ("smtp_server 127.0.0.1", "smtp_server 127.0.0.1 2525"),
+            (
+                "router_id one",
+                &format!("router_id one\n    lvs_notify_fifo {}", fifo.display()),
+            ),
+            (
+                "protocol TCP",
+                &format!(
+                    "protocol TCP\n    smtp_alert\n    quorum_up \"{sh} quorum_up\"\n    quorum_down \"{sh} quorum_down\""
+                ),
+            ),
+            (
+                "real_server 192.0.2.11 80 {\n        weight 1",
+                &format!(
+                    "real_server 192.0.2.11 80 {{\n        weight 1\n        notify_up \"{sh} up\"\n        notify_down \"{sh} down\""
+                ),
+            ),
+        ],
+    );
+    // Only web 1 runs: .12 fails its first check, quorum stays with .11.
+    let d = Director::start_with(&lab, &one, &conf, &["-I"]);
+    let rs = "[192.0.2.11]:tcp:80";
+    let vs = "[192.0.2.144]:tcp:80";
+    d.wait_log(
+        "Removing service [192.0.2.12]:tcp:80 from VS [192.0.2.144]:tcp:80",
+        CHECK_TIMEOUT,
+    );
+    wait_lines(&notify_log, "quorum_up", 1);
+    wait_lines(&fifo_log, &format!("VS {vs} UP"), 1);
+    wait_lines(&fifo_log, &format!("RS [192.0.2.12]:tcp:80 {vs} DOWN"), 1);
+
+    web1.stop();
+    d.wait_log(
+        &format!("Removing service {rs} from VS {vs}"),
+        CHECK_TIMEOUT,
+    );
+    wait_lines(&notify_log, "down", 1);
+    wait_lines(&notify_log, "quorum_down", 1);
+    wait_lines(&fifo_log, &format!("RS {rs} {vs} DOWN"), 1);
+    wait_lines(&fifo_log, &format!("VS {vs} DOWN"), 1);
+    wait_mail(
+        &mails,
+        &format!("[one] Realserver {rs} of virtual server {vs} - DOWN"),
+        1,
+    );
+    wait_mail(&mails, &format!("[one] Virtualserver {vs} - DOWN"), 1);
+    assert!(
+        mails
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|m| m.contains("=> HTTP_GET CHECK failed on service <=")),
+        "{:?}",
+        mails.lock().unwrap()
+    );
+
+    web1.start();
+    d.wait_log(&format!("Adding service {rs} to VS {vs}"), CHECK_TIMEOUT);
+    wait_lines(&notify_log, "up", 1);
+    wait_lines(&notify_log, "quorum_up", 2);
+    wait_lines(&fifo_log, &format!("RS {rs} {vs} UP"), 1);
+    wait_mail(
+        &mails,
+        &format!("[one] Realserver {rs} of virtual server {vs} - UP"),
+        1,
+    );
+
+    // SIGHUP with the same virtual servers: the checkers keep their state,
+    // so the failed .12 is not put back into the table.
+    let starts = |d: &Director| {
+        d.log()
+            .matches("Starting the load balancer on the nftables data plane")
+            .count()
+    };
+    let removals = |d: &Director| {
+        d.log()
+            .matches("Removing service [192.0.2.12]:tcp:80")
+            .count()
+    };
+    assert_eq!(removals(&d), 1);
+    d.proc.kill(LabSignal::SIGHUP).unwrap();
+    d.wait_log("Reloading", CHECK_TIMEOUT);
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(starts(&d), 1, "{}", d.log());
+    assert_eq!(removals(&d), 1, "{}", d.log());
+    assert!(!d.lvs(false).contains("-> 192.0.2.12:80"));
+
+    // SIGHUP with a changed virtual server: the load balancer restarts on
+    // the new configuration and keeps serving its table.
+    let changed = conf.replace("delay_loop 1", "delay_loop 2");
+    std::fs::write(d.conf(), changed).unwrap();
+    d.proc.kill(LabSignal::SIGHUP).unwrap();
+    let restarted = wait_until(CHECK_TIMEOUT, Duration::from_millis(50), || starts(&d) == 2);
+    assert!(restarted, "{}", d.log());
+    let listed = wait_until(CHECK_TIMEOUT, Duration::from_millis(100), || {
+        d.lvs(false).contains("-> 192.0.2.11:80")
+    });
+    assert!(listed, "{}", d.lvs(false));
+
+    // -I: the table stays when keel stops.
+    d.stop();
+    assert!(nft_tables(&one).contains("keel"), "{}", d.log());
 }
