@@ -205,6 +205,10 @@ pub fn full_table(config: &Config) -> Result<Table, LvsError> {
 // ---------------------------------------------------------------------------
 // Data plane choice.
 
+/// How often the data plane is compared with the desired table even
+/// without a health change.
+pub const RESYNC_INTERVAL: Duration = Duration::from_secs(5);
+
 /// Name the state file uses for the nftables data plane.
 pub const NFTABLES: &str = "nftables";
 /// Name the state file uses for the IPVS data plane.
@@ -626,9 +630,10 @@ impl Lvs {
                 return Err(e);
             }
         };
+        let n = config.virtual_servers.len();
         tracing::info!(
-            "Starting the load balancer on the {plane} data plane ({} virtual servers)",
-            config.virtual_servers.len()
+            "Starting the load balancer on the {plane} data plane ({n} virtual server{})",
+            if n == 1 { "" } else { "s" }
         );
         let lvs_fifo = open_lvs_fifo(config, &ctx);
         let (stop, stop_rx) = oneshot::channel();
@@ -773,6 +778,8 @@ impl Worker {
 
         let mut probes: JoinSet<(CheckerId, ProbeResult)> = JoinSet::new();
         let mut tasks: HashMap<tokio::task::Id, CheckerId> = HashMap::new();
+        let mut resync = tokio::time::interval_at(epoch + RESYNC_INTERVAL, RESYNC_INTERVAL);
+        resync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let release = loop {
             let wake = set.next_due().map(|t| epoch + t.since_epoch());
             tokio::select! {
@@ -808,11 +815,20 @@ impl Worker {
                         elapsed_ms: result.elapsed.as_millis() as u64,
                     });
                     let actions = set.on_result(id, &result, now());
-                    let changed = !actions.is_empty();
                     self.handle(&set, actions, Some(id), false).await;
-                    if !changed {
-                        self.save(&set);
+                }
+                // A data plane that refused an update, or whose table was
+                // changed behind keel's back, is brought back.
+                _ = resync.tick() => {
+                    let had_error = self.error.is_some();
+                    let n = self.apply(&set).await;
+                    if n > 0 && !had_error {
+                        tracing::warn!(
+                            "the {} data plane differed from keel's table; restored it ({n} changes)",
+                            self.plane
+                        );
                     }
+                    self.save(&set);
                 }
                 r = &mut stop => break r.unwrap_or(true),
             }
@@ -987,14 +1003,15 @@ impl Worker {
         self.save(set);
     }
 
-    /// Brings the data plane to the engine's desired table.
-    async fn apply(&mut self, set: &CheckerSet) {
+    /// Brings the data plane to the engine's desired table; returns how
+    /// many changes that took (0 when it already matched or on error).
+    async fn apply(&mut self, set: &CheckerSet) -> usize {
         let desired = match convert_table(&set.desired_table()) {
             Ok(t) => t,
             Err(e) => {
                 tracing::error!("cannot build the load-balancer table: {e}");
                 self.error = Some(e.to_string());
-                return;
+                return 0;
             }
         };
         let backend = Arc::clone(&self.backend);
@@ -1009,14 +1026,17 @@ impl Worker {
                     tracing::debug!("{} data plane: {c:?}", self.plane);
                 }
                 self.error = None;
+                changes.len()
             }
             Ok(Err(e)) => {
                 tracing::error!("cannot update the {} data plane: {e}", self.plane);
                 self.error = Some(e.to_string());
+                0
             }
             Err(e) => {
                 tracing::error!("cannot update the {} data plane: {e}", self.plane);
                 self.error = Some(e.to_string());
+                0
             }
         }
     }

@@ -382,6 +382,17 @@ fn s3_dr_checks_sorry_server_and_failover_on_nftables() {
     assert!(nft_tables(&s.one).contains("keel"));
     assert_both_pages(&s.client);
 
+    // A table deleted behind keel's back comes back at the next resync.
+    s.one
+        .exec_checked("nft", &["delete", "table", "netdev", "keel"])
+        .unwrap();
+    one.wait_log(
+        "the nftables data plane differed from keel's table; restored it",
+        CHECK_TIMEOUT,
+    );
+    assert!(nft_tables(&s.one).contains("table netdev keel"));
+    assert_both_pages(&s.client);
+
     // 2. Web server 2 stops: after its failed checks it leaves the table.
     s.web2.stop();
     one.wait_log(
