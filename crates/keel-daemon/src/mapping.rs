@@ -6,7 +6,7 @@
 //! Pure: the host facts the mapping depends on (interface addresses) come in
 //! as a [`HostInfo`], so the mapping is unit-tested without a network.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, Ipv4Addr};
 use std::time::Duration;
 
@@ -72,6 +72,18 @@ pub struct RoutePlan {
     pub dev: Option<String>,
 }
 
+/// `use_vmac`: a macvlan carrying the virtual router MAC (RFC 5798 §7.3)
+/// on the instance's interface. The VIPs live on it, so a takeover changes
+/// no ARP cache; the adverts leave from it too unless `vmac_xmit_base`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VmacPlan {
+    /// Interface name: as configured, else `vrrp.VRID` (`vrrpN.VRID` when
+    /// another instance already has that name, as keepalived does).
+    pub name: String,
+    /// `vmac_xmit_base`: adverts are sent and received on the base interface.
+    pub xmit_base: bool,
+}
+
 /// Everything the runtime needs for one `vrrp_instance`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct InstancePlan {
@@ -98,11 +110,22 @@ pub struct InstancePlan {
     pub sync_group: Option<String>,
     /// Skip the RFC 5798 §7.1 advertised-address check (`skip_check_adv_addr`).
     pub skip_check_adv_addr: bool,
+    /// `use_vmac`, or `None`.
+    pub vmac: Option<VmacPlan>,
 }
 
 impl InstancePlan {
     pub fn address(&self, addr: IpAddr) -> Option<&AddressPlan> {
         self.addresses.iter().find(|a| a.addr == addr)
+    }
+
+    /// Interface the adverts are sent and received on: the VMAC unless
+    /// `vmac_xmit_base`, else the configured interface.
+    pub fn advert_interface(&self) -> &str {
+        match &self.vmac {
+            Some(v) if !v.xmit_base => &v.name,
+            _ => &self.interface,
+        }
     }
 }
 
@@ -125,8 +148,15 @@ pub enum MappingError {
 pub fn plan_instances(cfg: &Config, host: &HostInfo) -> (Vec<InstancePlan>, Vec<MappingError>) {
     let mut plans = Vec::new();
     let mut errors = Vec::new();
+    // Configured VMAC names are taken first, so a generated one never
+    // collides with a name written further down the file.
+    let mut vmac_names: HashSet<String> = cfg
+        .vrrp_instances
+        .iter()
+        .filter_map(|vi| vi.use_vmac.as_ref().and_then(configured_vmac_name))
+        .collect();
     for vi in &cfg.vrrp_instances {
-        match plan_instance(cfg, vi, host) {
+        match plan_instance_with(cfg, vi, host, &mut vmac_names) {
             Ok(p) => plans.push(p),
             Err(e) => errors.push(e),
         }
@@ -138,11 +168,54 @@ fn secs_or(d: Duration, fallback: Duration) -> Duration {
     if d.is_zero() { fallback } else { d }
 }
 
+/// Longest interface name the kernel takes (IFNAMSIZ - 1).
+const MAX_IFNAME: usize = 15;
+
+/// The `use_vmac NAME` word when it can name an interface (the word may also
+/// be a MAC address or an option keyword, which keel does not name links by).
+fn configured_vmac_name(v: &m::Vmac) -> Option<String> {
+    let n = v.name.as_deref()?;
+    let ok = !n.is_empty()
+        && n.len() <= MAX_IFNAME
+        && n != "."
+        && n != ".."
+        && n.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'))
+        && n.chars().any(|c| c.is_ascii_alphabetic())
+        && n != "netlink_notify_msg"
+        && n != "group";
+    ok.then(|| n.to_string())
+}
+
+/// keepalived's default VMAC names: `vrrp.VRID`, then `vrrp1.VRID`,
+/// `vrrp2.VRID` ... when the name is taken by another instance (the same
+/// VRID on another interface or in the other address family).
+fn default_vmac_name(vrid: u8, taken: &HashSet<String>) -> String {
+    let mut name = format!("vrrp.{vrid}");
+    let mut n = 0u32;
+    while taken.contains(&name) {
+        n += 1;
+        name = format!("vrrp{n}.{vrid}");
+    }
+    name
+}
+
 /// Maps one instance.
 pub fn plan_instance(
     cfg: &Config,
     vi: &VrrpInstance,
     host: &HostInfo,
+) -> Result<InstancePlan, MappingError> {
+    plan_instance_with(cfg, vi, host, &mut HashSet::new())
+}
+
+/// Maps one instance; `vmac_names` holds the VMAC names already in use and
+/// receives this instance's.
+fn plan_instance_with(
+    cfg: &Config,
+    vi: &VrrpInstance,
+    host: &HostInfo,
+    vmac_names: &mut HashSet<String>,
 ) -> Result<InstancePlan, MappingError> {
     let g = &cfg.global_defs;
     let interface = vi
@@ -176,15 +249,34 @@ pub fn plan_instance(
         _ => AuthConfig::None,
     };
 
+    let vmac = vi.use_vmac.as_ref().map(|v| {
+        let name = match configured_vmac_name(v) {
+            Some(n) => n,
+            None => {
+                let n = default_vmac_name(vi.virtual_router_id, vmac_names);
+                vmac_names.insert(n.clone());
+                n
+            }
+        };
+        VmacPlan {
+            name,
+            xmit_base: vi.vmac_xmit_base,
+        }
+    });
+    // Addresses without a `dev` go where the virtual MAC answers for them.
+    let vip_dev = vmac
+        .as_ref()
+        .map_or(interface.as_str(), |v| v.name.as_str());
+
     let mut addresses = Vec::new();
     let mut vips = VipSet::default();
     for v in &vi.virtual_ipaddress {
         vips.vips.push(v.address);
-        addresses.push(address_plan(v, &interface));
+        addresses.push(address_plan(v, vip_dev));
     }
     for v in &vi.virtual_ipaddress_excluded {
         vips.evips.push(v.address);
-        addresses.push(address_plan(v, &interface));
+        addresses.push(address_plan(v, vip_dev));
     }
     let mut routes = Vec::new();
     for r in &vi.virtual_routes {
@@ -267,6 +359,7 @@ pub fn plan_instance(
         smtp_alert,
         sync_group: vi.sync_group.clone(),
         skip_check_adv_addr: vi.skip_check_adv_addr || g.vrrp_skip_check_adv_addr,
+        vmac,
     })
 }
 
@@ -632,6 +725,98 @@ vrrp_instance VI_2 {
         let (plans, errs) = plan_instances(&c, &host());
         assert!(plans.is_empty());
         assert!(matches!(errs[0], MappingError::NoSourceAddress { .. }));
+    }
+
+    #[test]
+    fn use_vmac_puts_vips_on_the_vmac_and_adverts_on_it() {
+        let c = cfg(r#"
+vrrp_instance A {
+    interface eth0
+    virtual_router_id 51
+    use_vmac
+    virtual_ipaddress {
+        192.0.2.111/24
+        192.0.2.112 dev eth0
+    }
+}
+vrrp_instance B {
+    interface eth0
+    virtual_router_id 52
+    use_vmac vip52
+    vmac_xmit_base
+    virtual_ipaddress { 192.0.2.122 }
+}
+vrrp_instance C {
+    interface eth0
+    virtual_router_id 53
+    virtual_ipaddress { 192.0.2.133 }
+}
+"#);
+        let (plans, errs) = plan_instances(&c, &host());
+        assert!(errs.is_empty());
+        let a = &plans[0];
+        let v = a.vmac.as_ref().unwrap();
+        assert_eq!((v.name.as_str(), v.xmit_base), ("vrrp.51", false));
+        assert_eq!(a.advert_interface(), "vrrp.51");
+        assert_eq!(a.interface, "eth0", "link state still follows the base");
+        let dev =
+            |p: &InstancePlan, vip: &str| p.address(vip.parse().unwrap()).unwrap().dev.clone();
+        assert_eq!(dev(a, "192.0.2.111"), "vrrp.51");
+        assert_eq!(dev(a, "192.0.2.112"), "eth0", "an explicit dev is kept");
+        let b = &plans[1];
+        assert_eq!(b.vmac.as_ref().unwrap().name, "vip52");
+        assert_eq!(b.advert_interface(), "eth0", "vmac_xmit_base");
+        assert_eq!(dev(b, "192.0.2.122"), "vip52");
+        let c = &plans[2];
+        assert_eq!((c.vmac.as_ref(), c.advert_interface()), (None, "eth0"));
+        assert_eq!(dev(c, "192.0.2.133"), "eth0");
+    }
+
+    #[test]
+    fn default_vmac_names_do_not_collide() {
+        let mut h = host();
+        h.addresses
+            .insert("eth1".into(), vec!["198.51.100.3".parse().unwrap()]);
+        let c = cfg(r#"
+vrrp_instance A {
+    interface eth0
+    virtual_router_id 51
+    use_vmac
+    virtual_ipaddress { 192.0.2.111 }
+}
+vrrp_instance B {
+    interface eth1
+    virtual_router_id 51
+    use_vmac
+    virtual_ipaddress { 198.51.100.111 }
+}
+vrrp_instance C {
+    interface eth1
+    virtual_router_id 52
+    use_vmac vrrp.52
+    virtual_ipaddress { 198.51.100.112 }
+}
+vrrp_instance D {
+    interface eth0
+    virtual_router_id 52
+    use_vmac
+    virtual_ipaddress { 192.0.2.112 }
+}
+"#);
+        let (plans, errs) = plan_instances(&c, &h);
+        assert!(errs.is_empty());
+        let names: Vec<&str> = plans
+            .iter()
+            .map(|p| p.vmac.as_ref().unwrap().name.as_str())
+            .collect();
+        assert_eq!(names, ["vrrp.51", "vrrp1.51", "vrrp.52", "vrrp1.52"]);
+        assert_eq!(
+            plans[1]
+                .address("198.51.100.111".parse().unwrap())
+                .unwrap()
+                .dev,
+            "vrrp1.51"
+        );
     }
 
     #[test]

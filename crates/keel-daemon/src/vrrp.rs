@@ -30,6 +30,8 @@ use tokio::task::JoinHandle;
 
 use crate::mapping::{self, HostInfo, InstancePlan, TrackSource};
 
+mod vmac;
+
 /// Requests to the VRRP runtime.
 #[derive(Debug)]
 pub enum EngineMsg {
@@ -113,7 +115,7 @@ struct SocketKey {
 impl SocketKey {
     fn of(p: &InstancePlan) -> SocketKey {
         SocketKey {
-            ifname: p.interface.clone(),
+            ifname: p.advert_interface().to_string(),
             v6: p.v6,
             group: p.group,
             unicast_src: p.unicast_src,
@@ -238,6 +240,7 @@ struct Runtime {
     /// Drops of packets no instance claims, by reason.
     orphan_drops: HashMap<&'static str, u64>,
     releasing: bool,
+    vmacs: vmac::Vmacs,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -292,6 +295,7 @@ impl Runtime {
             svc,
             orphan_drops: HashMap::new(),
             releasing: true,
+            vmacs: vmac::Vmacs::default(),
         };
         let plans = rt.plan(cfg).await;
         let n = plans.len();
@@ -423,6 +427,18 @@ impl Runtime {
             }
             self.units.push(Some(unit));
             started.push(idx);
+        }
+        // The VMACs first: the adverts' sockets are bound to them.
+        let vmac_plans: Vec<InstancePlan> = started
+            .iter()
+            .filter_map(|&u| self.units[u].as_ref())
+            .flat_map(|unit| unit.members.iter())
+            .filter_map(|n| self.insts.get(n))
+            .filter(|ir| ir.plan.vmac.is_some())
+            .map(|ir| ir.plan.clone())
+            .collect();
+        for plan in &vmac_plans {
+            self.create_vmac(plan).await;
         }
         self.sync_sockets();
 
@@ -606,6 +622,71 @@ impl Runtime {
             self.drain_unit(u).await;
         }
         self.sockets.clear();
+        // With -V the VIPs stay, and so must the interface holding them.
+        if release {
+            for name in self.vmacs.names() {
+                self.vmacs.remove(&self.nl, &name).await;
+                self.garp_socks.remove(&name);
+            }
+        }
+    }
+
+    async fn create_vmac(&mut self, plan: &InstancePlan) {
+        let Some(v) = &plan.vmac else { return };
+        // A GARP socket of an earlier interface of that name is stale.
+        self.garp_socks.remove(&v.name);
+        if let Err(e) = self.vmacs.ensure(&self.nl, plan).await {
+            tracing::error!(
+                "VRRP_Instance({}) cannot create VMAC interface {}: {e}",
+                plan.engine.name,
+                v.name
+            );
+        }
+    }
+
+    /// A VMAC of ours was deleted behind our back, or could not be created
+    /// while its base interface was missing: create it again, reopen the
+    /// advert socket on it and, for a MASTER, put the VIPs back.
+    async fn restore_vmac(&mut self, name: &str) {
+        let users: Vec<(InstancePlan, State)> = self
+            .insts
+            .values()
+            .filter(|ir| ir.plan.vmac.as_ref().is_some_and(|v| v.name == name))
+            .map(|ir| (ir.plan.clone(), ir.state))
+            .collect();
+        for (plan, state) in users {
+            tracing::info!(
+                "VRRP_Instance({}) VMAC interface {name} is missing - re-creating",
+                plan.engine.name
+            );
+            self.create_vmac(&plan).await;
+            self.sockets.retain(|k, _| k.ifname != name);
+            self.sync_sockets();
+            if state == State::Master {
+                let mut addrs = Vec::new();
+                for a in plan.addresses.iter().filter(|a| a.dev == name) {
+                    self.add_address(a).await;
+                    addrs.push(a.addr);
+                }
+                let repeat = plan.engine.garp.master_repeat;
+                self.send_garps(&plan.engine.name, &addrs, repeat).await;
+            }
+        }
+    }
+
+    /// VMACs on `base` that do not exist (yet), for instances on `base`.
+    fn missing_vmacs(&self, base: &str) -> Vec<String> {
+        let mut v: Vec<String> = self
+            .insts
+            .values()
+            .filter(|ir| ir.plan.interface == base)
+            .filter_map(|ir| ir.plan.vmac.as_ref())
+            .filter(|v| keel_linux::ifindex(&v.name).is_err())
+            .map(|v| v.name.clone())
+            .collect();
+        v.sort();
+        v.dedup();
+        v
     }
 
     async fn on_control(&mut self, msg: EngineMsg) {
@@ -701,6 +782,17 @@ impl Runtime {
                 }
             }
         }
+        // VMACs no instance of the new configuration uses go; the others
+        // stay (a restarted instance re-adopts its own).
+        for name in self.vmacs.names() {
+            let wanted = new
+                .values()
+                .any(|p| p.vmac.as_ref().is_some_and(|v| v.name == name));
+            if !wanted {
+                self.vmacs.remove(&self.nl, &name).await;
+                self.garp_socks.remove(&name);
+            }
+        }
         // Update survivors (new priority takes effect at once).
         for &u in &keep_units {
             let members = self.units[u]
@@ -734,6 +826,9 @@ impl Runtime {
                 tracing::info!("Netlink reports {name} up");
                 self.link_changed(&name, true).await;
             }
+            NetEvent::LinkRemoved { name, .. } if self.vmacs.owns(&name) => {
+                self.restore_vmac(&name).await;
+            }
             NetEvent::LinkDown { name, .. } | NetEvent::LinkRemoved { name, .. } => {
                 tracing::info!("Netlink reports {name} down");
                 self.link_changed(&name, false).await;
@@ -765,6 +860,9 @@ impl Runtime {
             }
         }
         if up {
+            for name in self.missing_vmacs(ifname) {
+                self.restore_vmac(&name).await;
+            }
             // A socket that failed to open (interface missing at start) gets
             // another chance.
             self.sync_sockets();
@@ -1226,6 +1324,14 @@ impl Runtime {
                 let _ = writeln!(out, "   Base priority = {}", i.base_priority());
             }
             let _ = writeln!(out, "   Interface = {}", ir.plan.interface);
+            if let Some(v) = &ir.plan.vmac {
+                let _ = writeln!(
+                    out,
+                    "   Use VMAC = {}{}",
+                    v.name,
+                    if v.xmit_base { ", xmit base" } else { "" }
+                );
+            }
             let _ = writeln!(out, "   Virtual Router ID = {}", ir.plan.engine.vrid);
             let _ = writeln!(
                 out,

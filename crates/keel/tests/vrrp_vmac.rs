@@ -1,0 +1,237 @@
+//! `use_vmac`: the VIP lives on a macvlan carrying the virtual router MAC
+//! (RFC 5798 §7.3, 00:00:5e:00:01:VRID), so a takeover leaves every ARP
+//! cache as it was. Two keel directors and a client on the lab switch.
+
+mod vrrp_common;
+
+use std::time::Duration;
+
+use keel_lab::MacAddr;
+use vrrp_common::*;
+
+const VIP: &str = "192.0.2.111";
+const VMAC_IF: &str = "vrrp.51";
+const S: Duration = Duration::from_secs(1);
+
+/// RFC 5798 §7.3: the IPv4 virtual router MAC of VRID 51.
+fn vmac() -> MacAddr {
+    "00:00:5e:00:01:33".parse().unwrap()
+}
+
+fn conf(router: &str, priority: u8, extra: &str) -> String {
+    format!(
+        r#"
+global_defs {{
+    router_id {router}
+}}
+vrrp_instance VI_1 {{
+    state BACKUP
+    interface eth0
+    virtual_router_id 51
+    priority {priority}
+    advert_int 1
+    use_vmac
+    {extra}
+    virtual_ipaddress {{
+        {VIP}/24
+    }}
+}}
+"#
+    )
+}
+
+/// MAC and `ip -d link` text of `dev` on `node`, or `None` when it is absent.
+fn link(node: &Node, dev: &str) -> Option<(MacAddr, String)> {
+    let out = node
+        .exec("ip", &["-d", "-o", "link", "show", "dev", dev])
+        .unwrap();
+    if !out.status.success() {
+        return None;
+    }
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let mac = text
+        .split_whitespace()
+        .skip_while(|w| *w != "link/ether")
+        .nth(1)
+        .and_then(|m| m.parse().ok())?;
+    Some((mac, text))
+}
+
+fn conf_value(node: &Node, dev: &str, key: &str) -> String {
+    let path = format!("/proc/sys/net/ipv4/conf/{dev}/{key}");
+    let out = node.exec("cat", &[&path]).unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Source MACs of the frames the client captured (Ethernet header bytes 6..12).
+fn sources(frames: &[keel_lab::CapturedPacket]) -> Vec<MacAddr> {
+    frames
+        .iter()
+        .filter(|p| p.data.len() >= 14)
+        .map(|p| {
+            let mut m = [0u8; 6];
+            m.copy_from_slice(&p.data[6..12]);
+            MacAddr(m)
+        })
+        .collect()
+}
+
+/// Gratuitous ARPs for the VIP whose Ethernet source and ARP sender are `mac`.
+fn garps_from(frames: &[keel_lab::CapturedPacket], mac: MacAddr) -> usize {
+    let v = match ip(VIP) {
+        std::net::IpAddr::V4(v) => v.octets(),
+        _ => unreachable!(),
+    };
+    frames
+        .iter()
+        .filter(|p| {
+            let d = &p.data;
+            d.len() >= 42
+                && d[6..12] == mac.octets()
+                && d[12..14] == [0x08, 0x06]
+                && d[22..28] == mac.octets()
+                && d[28..32] == v
+                && d[38..42] == v
+        })
+        .count()
+}
+
+/// The MAC that answers the client's ARP requests for the VIP (arping), and
+/// the one its neighbour table holds after a ping.
+fn client_sees(t: &Topo) -> (String, Option<MacAddr>) {
+    let out = t.client.arping(ip(VIP), 2).unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).to_lowercase();
+    assert!(t.client.ping(ip(VIP)).unwrap(), "VIP does not answer pings");
+    (text, t.client.neigh(ip(VIP)).unwrap())
+}
+
+fn assert_vmac_set_up(node: &Node, with_vip: bool) {
+    let (mac, text) = link(node, VMAC_IF).expect("no VMAC interface");
+    assert_eq!(mac, vmac());
+    assert!(text.contains("macvlan mode private"), "{text}");
+    assert!(text.contains(",UP,"), "VMAC not up: {text}");
+    assert_eq!(
+        prefix_of(node, VMAC_IF, VIP),
+        if with_vip { Some(24) } else { None }
+    );
+    assert_eq!(prefix_of(node, "eth0", VIP), None, "VIP on the base");
+    // Only the VMAC answers ARP for the VIP; the base keeps quiet about it.
+    assert_eq!(conf_value(node, "eth0", "arp_ignore"), "1");
+    assert_eq!(conf_value(node, "eth0", "arp_filter"), "1");
+    // ARP requests from the base name the base's own address, not the VIP.
+    assert_eq!(conf_value(node, "eth0", "arp_announce"), "2");
+    assert_eq!(conf_value(node, VMAC_IF, "arp_ignore"), "1");
+    assert_eq!(conf_value(node, VMAC_IF, "accept_local"), "1");
+    assert_eq!(conf_value(node, VMAC_IF, "rp_filter"), "0");
+}
+
+#[test]
+fn vmac_failover_keeps_the_clients_arp_entry() {
+    let t = topo("vmac");
+    let adverts = t.lab.capture(&t.client, "ip proto 112").unwrap();
+    let arp = t.lab.capture(&t.client, "arp").unwrap();
+    let one = Daemon::start(&t.lab, &t.one, &conf("one", 100, ""));
+    let two = Daemon::start(&t.lab, &t.two, &conf("two", 90, ""));
+    one.wait_vip(VIP, true, 6 * S);
+    one.wait_log(
+        "VRRP_Instance(VI_1) Success creating VMAC interface vrrp.51",
+        S,
+    );
+    two.wait_log("VRRP_Instance(VI_1) Entering BACKUP STATE", S);
+    assert_vmac_set_up(&t.one, true);
+    // The backup has its VMAC ready, without the VIP.
+    assert_vmac_set_up(&t.two, false);
+
+    let (arping, neigh) = client_sees(&t);
+    assert!(arping.contains(&vmac().to_string()), "{arping}");
+    assert!(!arping.contains(&t.one.mac().to_string()), "{arping}");
+    assert_eq!(neigh, Some(vmac()));
+    // RFC 5798 §7.2: adverts leave with the virtual MAC as source.
+    let ok = wait_until(3 * S, Duration::from_millis(50), || {
+        let srcs = sources(&adverts.packets().unwrap());
+        srcs.len() >= 2 && srcs.iter().all(|m| *m == vmac())
+    });
+    assert!(
+        ok,
+        "adverts not from the virtual MAC: {:?}",
+        sources(&adverts.packets().unwrap())
+    );
+
+    one.stop();
+    assert!(
+        one.log()
+            .contains("VRRP_Instance(VI_1) Success removing VMAC interface vrrp.51")
+    );
+    assert!(
+        link(&t.one, VMAC_IF).is_none(),
+        "stopped node kept its VMAC"
+    );
+    // The base's ARP settings are as they were before keel touched them.
+    assert_eq!(conf_value(&t.one, "eth0", "arp_ignore"), "0");
+    assert_eq!(conf_value(&t.one, "eth0", "arp_filter"), "0");
+    assert_eq!(conf_value(&t.one, "eth0", "arp_announce"), "0");
+    two.wait_vip(VIP, true, 3 * S);
+    assert_vmac_set_up(&t.two, true);
+
+    // Nothing changed for the client: same MAC, now answered by node two.
+    assert_eq!(t.client.neigh(ip(VIP)).unwrap(), Some(vmac()));
+    let (arping, neigh) = client_sees(&t);
+    assert!(arping.contains(&vmac().to_string()), "{arping}");
+    assert!(!arping.contains(&t.two.mac().to_string()), "{arping}");
+    assert_eq!(neigh, Some(vmac()));
+    let seen = wait_until(3 * S, Duration::from_millis(50), || {
+        garps_from(&arp.packets().unwrap(), vmac()) >= 10
+    });
+    assert!(
+        seen,
+        "GARP bursts of both masters not sent from the virtual MAC"
+    );
+    assert_eq!(garps_from(&arp.packets().unwrap(), t.two.mac()), 0);
+    assert_eq!(garps_from(&arp.packets().unwrap(), t.one.mac()), 0);
+}
+
+// vmac_xmit_base: the VIP still sits on the VMAC, but adverts leave from the
+// base interface with its own MAC.
+#[test]
+fn vmac_xmit_base_sends_adverts_from_the_base() {
+    let t = topo("vmacxb");
+    let adverts = t.lab.capture(&t.client, "ip proto 112").unwrap();
+    let one = Daemon::start(&t.lab, &t.one, &conf("one", 100, "vmac_xmit_base"));
+    let two = Daemon::start(&t.lab, &t.two, &conf("two", 90, "vmac_xmit_base"));
+    one.wait_vip(VIP, true, 6 * S);
+    assert_vmac_set_up(&t.one, true);
+    let ok = wait_until(3 * S, Duration::from_millis(50), || {
+        let srcs = sources(&adverts.packets().unwrap());
+        srcs.len() >= 2 && srcs.iter().all(|m| *m == t.one.mac())
+    });
+    assert!(
+        ok,
+        "adverts not from the base MAC: {:?}",
+        sources(&adverts.packets().unwrap())
+    );
+    // Node two hears them on its base and stays BACKUP.
+    std::thread::sleep(2 * S);
+    assert!(!two.has_vip(VIP));
+    let (_, neigh) = client_sees(&t);
+    assert_eq!(neigh, Some(vmac()));
+}
+
+// Another agent deletes the MASTER's VMAC: keel creates it again and puts the
+// VIP back on it.
+#[test]
+fn deleted_vmac_is_recreated_with_its_vip() {
+    let t = topo("vmacdel");
+    let one = Daemon::start(&t.lab, &t.one, &conf("one", 100, ""));
+    one.wait_vip(VIP, true, 6 * S);
+    t.one
+        .exec_checked("ip", &["link", "del", "dev", VMAC_IF])
+        .unwrap();
+    one.wait_log(
+        "VRRP_Instance(VI_1) VMAC interface vrrp.51 is missing - re-creating",
+        2 * S,
+    );
+    one.wait_vip(VIP, true, 2 * S);
+    assert_vmac_set_up(&t.one, true);
+    let (_, neigh) = client_sees(&t);
+    assert_eq!(neigh, Some(vmac()));
+}
