@@ -171,44 +171,94 @@ impl LbLab {
 
     /// The virtual service with both real servers, weight 1, round robin.
     pub fn table(&self) -> Table {
-        let mut svc = VirtualService::new(
-            ServiceKey::Addr {
-                ip: self.mode.vip(),
-                proto: Protocol::Tcp,
-                port: PORT,
-            },
-            Scheduler::Rr,
-        );
-        svc.destinations = (0..SERVERS)
-            .map(|i| Destination {
-                addr: rs_ip(i),
-                port: PORT,
-                weight: 1,
-                method: self.mode.method(),
-                upper_threshold: 0,
-                lower_threshold: 0,
-            })
-            .collect();
-        Table {
-            services: vec![svc],
-        }
+        table(self.mode)
     }
 
-    /// The keepalived.conf the health-check runner is built from: HTTP_GET
-    /// of `/` on each real server every second, down at the first failure.
+    /// The keepalived.conf the health-check runner is built from.
     pub fn keepalived_conf(&self) -> String {
-        let mut text = format!(
-            "virtual_server {} {PORT} {{\n    delay_loop 1\n    lvs_sched rr\n    lvs_method {}\n    protocol TCP\n",
-            self.mode.vip(),
-            self.mode.keyword()
-        );
-        for i in 0..SERVERS {
-            text.push_str(&format!(
-                "    real_server {} {PORT} {{\n        weight 1\n        HTTP_GET {{\n            url {{\n                path /\n                status_code 200\n            }}\n            connect_timeout 1\n            retry 0\n            delay_before_retry 1\n            warmup 0\n        }}\n    }}\n",
-                rs_ip(i)
-            ));
+        keepalived_conf(self.mode)
+    }
+}
+
+/// The virtual service with both real servers, weight 1, round robin.
+pub fn table(mode: Mode) -> Table {
+    let mut svc = VirtualService::new(
+        ServiceKey::Addr {
+            ip: mode.vip(),
+            proto: Protocol::Tcp,
+            port: PORT,
+        },
+        Scheduler::Rr,
+    );
+    svc.destinations = (0..SERVERS)
+        .map(|i| Destination {
+            addr: rs_ip(i),
+            port: PORT,
+            weight: 1,
+            method: mode.method(),
+            upper_threshold: 0,
+            lower_threshold: 0,
+        })
+        .collect();
+    Table {
+        services: vec![svc],
+    }
+}
+
+/// HTTP_GET of `/` on each real server every second, down at the first
+/// failure.
+pub fn keepalived_conf(mode: Mode) -> String {
+    let mut text = format!(
+        "virtual_server {vip} {PORT} {{
+    delay_loop 1
+    lvs_sched rr
+    lvs_method {method}
+    protocol TCP
+",
+        vip = mode.vip(),
+        method = mode.keyword()
+    );
+    for i in 0..SERVERS {
+        text.push_str(&format!(
+            "    real_server {rs} {PORT} {{
+        weight 1
+        HTTP_GET {{
+            url {{
+                path /
+                status_code 200
+            }}
+            connect_timeout 1
+            retry 0
+            delay_before_retry 1
+            warmup 0
+        }}
+    }}
+",
+            rs = rs_ip(i)
+        ));
+    }
+    text.push_str("}\n");
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use keel_check::core::{CheckerSet, Timestamp};
+    use std::time::Duration;
+
+    /// The configuration the runner gets is valid keepalived.conf and its
+    /// desired table is the one the throughput runs install.
+    #[test]
+    fn checker_config_yields_the_benchmark_table() {
+        for mode in [Mode::Nat, Mode::Dr] {
+            let (cfg, diags) = keel_config::from_str(&keepalived_conf(mode), "t.conf").unwrap();
+            assert!(!diags.has_errors(), "{mode:?}");
+            let mut set = CheckerSet::from_config(&cfg).unwrap();
+            // Not alpha: both servers count as up from the start.
+            set.start(Timestamp(Duration::ZERO), |_, _| Duration::ZERO);
+            let table = keel_daemon::lvs::convert_table(&set.desired_table()).unwrap();
+            assert_eq!(table.normalized(), super::table(mode).normalized());
         }
-        text.push_str("}\n");
-        text
     }
 }

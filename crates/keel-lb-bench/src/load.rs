@@ -135,11 +135,49 @@ async fn request(source: IpAddr, target: SocketAddr, buf: &mut Vec<u8>) -> Optio
     // Reset rather than close: no TIME_WAIT on either side per request.
     let _ = SockRef::from(&stream).set_linger(Some(Duration::ZERO));
     drop(stream);
-    let text = std::str::from_utf8(buf).ok()?;
+    answered_by(buf)
+}
+
+/// The first body line of a complete `200` response: the name of the
+/// server that answered. `None` for any other status or a cut-off head.
+fn answered_by(response: &[u8]) -> Option<String> {
+    let text = std::str::from_utf8(response).ok()?;
     let (head, body) = text.split_once("\r\n\r\n")?;
     let status = head.lines().next()?;
     if !status.starts_with("HTTP/1.") || status.split(' ').nth(1) != Some("200") {
         return None;
     }
     Some(body.lines().next().unwrap_or("").trim().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_complete_200_responses_name_a_server() {
+        let ok = b"HTTP/1.1 200 OK\r\nServer: nginx\r\nContent-Length: 4\r\n\r\nrs2\n";
+        assert_eq!(answered_by(ok).as_deref(), Some("rs2"));
+        assert_eq!(
+            answered_by(b"HTTP/1.1 503 Service Unavailable\r\n\r\nrs2\n"),
+            None
+        );
+        assert_eq!(answered_by(b"HTTP/1.1 200 OK\r\nServer: ng"), None);
+        assert_eq!(answered_by(b""), None);
+    }
+
+    #[test]
+    fn latency_quantiles_come_from_sorted_samples() {
+        let r = LoadResult {
+            elapsed: Duration::from_secs(2),
+            ok: 4,
+            latencies_us: vec![1000, 2000, 3000, 40_000],
+            ..LoadResult::default()
+        };
+        assert_eq!(r.rps(), 2.0);
+        assert_eq!(r.latency_ms(0.0), Some(1.0));
+        assert_eq!(r.latency_ms(0.5), Some(3.0));
+        assert_eq!(r.latency_ms(1.0), Some(40.0));
+        assert_eq!(LoadResult::default().latency_ms(0.5), None);
+    }
 }
