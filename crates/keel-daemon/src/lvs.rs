@@ -472,6 +472,10 @@ fn health_text(
     "-".to_string()
 }
 
+/// Width of ipvsadm's destination columns, after which `keel lvs` adds
+/// its own (a full-width IPv6 destination line fits).
+const DEST_WIDTH: usize = 75;
+
 /// `ipvsadm -ln`'s listing of `table` with each destination's health,
 /// time since its last check and that check's result appended.
 pub fn format_status(table: &Table, state: &LvsState, now: f64) -> String {
@@ -486,7 +490,7 @@ pub fn format_status(table: &Table, state: &LvsState, now: f64) -> String {
         }
     }
     if let Some(l) = lines.next() {
-        out.push_str(&format!("{l} Health LastCheck    Result\n"));
+        out.push_str(&format!("{l:<DEST_WIDTH$} Health LastCheck    Result\n"));
     }
     for svc in &table.services {
         if let Some(l) = lines.next() {
@@ -496,8 +500,7 @@ pub fn format_status(table: &Table, state: &LvsState, now: f64) -> String {
         for d in &svc.destinations {
             if let Some(l) = lines.next() {
                 out.push_str(&format!(
-                    "{:<75} {}\n",
-                    l,
+                    "{l:<DEST_WIDTH$} {}\n",
                     health_text(state, &svc.key, d, now)
                 ));
             }

@@ -263,8 +263,11 @@ fn keel_lvs_lists_like_ipvsadm_with_health_columns() {
     let text = format_status(&t, &state(), 1000.0);
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines[0], keel_lvs::ipvsadm::VERSION_LINE);
-    assert!(
-        lines[2].ends_with("InActConn Health LastCheck    Result"),
+    assert!(lines[2].ends_with(" Health LastCheck    Result"), "{text}");
+    // The health column lines up with its header.
+    assert_eq!(
+        lines[2].find("Health"),
+        lines[4].find(" up ").map(|i| i + 1),
         "{text}"
     );
     assert_eq!(lines[3], "TCP  192.0.2.144:80 rr");
