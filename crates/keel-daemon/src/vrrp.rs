@@ -863,6 +863,20 @@ impl Runtime {
             for name in self.missing_vmacs(ifname) {
                 self.restore_vmac(&name).await;
             }
+            let flapped: Vec<InstancePlan> = self
+                .insts
+                .values()
+                .filter(|ir| {
+                    ir.plan
+                        .vmac
+                        .as_ref()
+                        .is_some_and(|v| ir.plan.interface == ifname || v.name == ifname)
+                })
+                .map(|ir| ir.plan.clone())
+                .collect();
+            for plan in &flapped {
+                self.vmacs.relink(&self.nl, plan).await;
+            }
             // A socket that failed to open (interface missing at start) gets
             // another chance.
             self.sync_sockets();

@@ -235,3 +235,91 @@ fn deleted_vmac_is_recreated_with_its_vip() {
     let (_, neigh) = client_sees(&t);
     assert_eq!(neigh, Some(vmac()));
 }
+
+// RHEL's net.ipv4.conf.all.rp_filter=1 would override the VMAC's 0 (the
+// kernel takes the larger): the client's ARP requests and pings arriving on
+// the VMAC would fail the reverse-path check, since the route back to the
+// client is the base's. keel moves `all` onto each interface while it has
+// VMACs and puts everything back on stop.
+#[test]
+fn vmac_works_with_strict_rp_filter() {
+    let t = topo("vmacrp");
+    for n in [&t.one, &t.two] {
+        n.exec_checked("sysctl", &["-qw", "net.ipv4.conf.all.rp_filter=1"])
+            .unwrap();
+    }
+    let one = Daemon::start(&t.lab, &t.one, &conf("one", 100, ""));
+    let two = Daemon::start(&t.lab, &t.two, &conf("two", 90, ""));
+    one.wait_vip(VIP, true, 6 * S);
+    assert_eq!(conf_value(&t.one, "all", "rp_filter"), "0");
+    assert_eq!(conf_value(&t.one, "eth0", "rp_filter"), "1");
+    assert_eq!(conf_value(&t.one, VMAC_IF, "rp_filter"), "0");
+    let (arping, neigh) = client_sees(&t);
+    assert!(arping.contains(&vmac().to_string()), "{arping}");
+    assert_eq!(neigh, Some(vmac()));
+    one.stop();
+    assert_eq!(conf_value(&t.one, "all", "rp_filter"), "1");
+    assert_eq!(conf_value(&t.one, "eth0", "rp_filter"), "0");
+    two.wait_vip(VIP, true, 3 * S);
+    let (_, neigh) = client_sees(&t);
+    assert_eq!(neigh, Some(vmac()));
+}
+
+// IPv6 (VRRPv3): the VMAC carries 00:00:5e:00:02:VRID (RFC 5798 §7.3) and a
+// copy of the base's link-local address, the advert source (§5.1.2.1).
+#[test]
+fn ipv6_vmac_failover_keeps_the_clients_neighbour_entry() {
+    let lab = Lab::with_options(
+        "vmac6",
+        keel_lab::LabOptions {
+            ipv6: true,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let n1 = lab.add_node("one", &["2001:db8::3/64"]).unwrap();
+    let n2 = lab.add_node("two", &["2001:db8::5/64"]).unwrap();
+    let client = lab.add_node("client", &["2001:db8::10/64"]).unwrap();
+    let vip6 = "2001:db8::100";
+    let vmac6: MacAddr = "00:00:5e:00:02:33".parse().unwrap();
+    let c = |prio: u8| {
+        format!(
+            "vrrp_instance VI_6 {{\n state BACKUP\n interface eth0\n virtual_router_id 51\n \
+             priority {prio}\n advert_int 1\n version 3\n use_vmac\n \
+             virtual_ipaddress {{\n {vip6}/64\n }}\n}}\n"
+        )
+    };
+    let adverts = lab.capture(&client, "ip6 proto 112").unwrap();
+    let one = Daemon::start(&lab, &n1, &c(100));
+    let two = Daemon::start(&lab, &n2, &c(90));
+    one.wait_vip(vip6, true, 6 * S);
+    let (mac, _) = link(&n1, VMAC_IF).unwrap();
+    assert_eq!(mac, vmac6);
+    assert_eq!(prefix_of(&n1, VMAC_IF, vip6), Some(64));
+    // The base's link-local address is mirrored onto the VMAC.
+    let base_ll: Vec<_> = n1
+        .ip_addrs("eth0")
+        .unwrap()
+        .into_iter()
+        .filter(|(a, _)| a.to_string().starts_with("fe80:"))
+        .collect();
+    assert!(!base_ll.is_empty());
+    for ll in &base_ll {
+        assert!(n1.ip_addrs(VMAC_IF).unwrap().contains(ll), "{ll:?}");
+    }
+    std::thread::sleep(S);
+    assert!(!two.has_vip(vip6), "both hold the VIP:\n{}", two.log());
+    let ok = wait_until(3 * S, Duration::from_millis(50), || {
+        let srcs = sources(&adverts.packets().unwrap());
+        srcs.len() >= 2 && srcs.iter().all(|m| *m == vmac6)
+    });
+    assert!(ok, "{:?}", sources(&adverts.packets().unwrap()));
+    assert!(client.ping(ip(vip6)).unwrap());
+    assert_eq!(client.neigh(ip(vip6)).unwrap(), Some(vmac6));
+
+    one.stop();
+    assert!(link(&n1, VMAC_IF).is_none());
+    two.wait_vip(vip6, true, 3 * S);
+    assert!(client.ping(ip(vip6)).unwrap());
+    assert_eq!(client.neigh(ip(vip6)).unwrap(), Some(vmac6));
+}

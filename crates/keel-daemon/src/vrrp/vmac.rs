@@ -15,7 +15,10 @@
 //!   on that base;
 //! - VMAC: `arp_ignore=1`, `arp_filter=0`, `accept_local=1` (adverts carry
 //!   the base's address as source), `rp_filter=0` (replies to clients leave
-//!   through the base's route, not the VMAC).
+//!   through the base's route, not the VMAC). The kernel applies the larger
+//!   of `all.rp_filter` and the interface's, so when `all` is set (RHEL sets
+//!   it to 1) its value is moved onto every other interface and `all` is
+//!   cleared, while keel has VMACs.
 //!
 //! Both nodes' VMACs carry the same MAC, so an IPv6 link-local address
 //! generated from it would fail DAD on one of them: an IPv4 VMAC gets no
@@ -61,6 +64,9 @@ pub(super) struct Vmacs {
     owned: HashMap<String, Owned>,
     /// Base interface → its sysctls as found before the first VMAC on it.
     saved: HashMap<String, Vec<(&'static str, String)>>,
+    /// `all.rp_filter` as found, and the interfaces it was copied onto with
+    /// their own former values; `None` while `all.rp_filter` is untouched.
+    rp_filter: Option<(String, Vec<(String, String)>)>,
 }
 
 impl Vmacs {
@@ -90,6 +96,9 @@ impl Vmacs {
             })
             .await?;
         let inst = &plan.engine.name;
+        if self.owned.is_empty() && self.rp_filter.is_none() {
+            self.clear_all_rp_filter(nl, inst, &v.name).await;
+        }
         self.owned.insert(
             v.name.clone(),
             Owned {
@@ -122,6 +131,18 @@ impl Vmacs {
         Ok(())
     }
 
+    /// After a link flap: the kernel drops IPv6 addresses on link down, so an
+    /// IPv6 VMAC needs its link-local address (its advert source) back.
+    pub(super) async fn relink(&self, nl: &Netlink, plan: &InstancePlan) {
+        let Some(v) = &plan.vmac else { return };
+        if !plan.v6 || !self.owns(&v.name) {
+            return;
+        }
+        if let Ok(idx) = keel_linux::ifindex(&v.name) {
+            self.fix_link_local(nl, plan, idx).await;
+        }
+    }
+
     /// Stops automatic IPv6 addresses on the VMAC, removes the one the kernel
     /// made when the link came up, and for an IPv6 instance mirrors the
     /// base's link-local addresses.
@@ -129,16 +150,27 @@ impl Vmacs {
         let Some(v) = &plan.vmac else { return };
         let inst = &plan.engine.name;
         // An IPv6-disabled host has no net.ipv6.conf.IF: nothing to fix.
-        if keel_linux::read_conf(ConfFamily::Ipv6, &v.name, "addr_gen_mode").is_err() {
+        let Ok(mode) = keel_linux::read_conf(ConfFamily::Ipv6, &v.name, "addr_gen_mode") else {
             return;
+        };
+        if mode != ADDR_GEN_NONE {
+            // Down at once: a backup's VMAC that sends anything (DAD, MLD)
+            // teaches the switches that the virtual MAC lives on the backup's
+            // port. Down also drops the address generated at link up.
+            if let Err(e) = nl.set_link_up(ifindex, false).await {
+                tracing::warn!("VRRP_Instance({inst}) {}: {e}", v.name);
+            }
+            set_conf(
+                inst,
+                ConfFamily::Ipv6,
+                &v.name,
+                "addr_gen_mode",
+                ADDR_GEN_NONE,
+            );
+            if let Err(e) = nl.set_link_up(ifindex, true).await {
+                tracing::warn!("VRRP_Instance({inst}) {}: {e}", v.name);
+            }
         }
-        set_conf(
-            inst,
-            ConfFamily::Ipv6,
-            &v.name,
-            "addr_gen_mode",
-            ADDR_GEN_NONE,
-        );
         let wanted: Vec<IpAddr> = if plan.v6 {
             match keel_linux::ifindex(&plan.interface) {
                 Ok(base) => nl
@@ -202,6 +234,56 @@ impl Vmacs {
                 set_conf(inst, ConfFamily::Ipv4, &owned.base, key, &val);
             }
         }
+        if self.owned.is_empty()
+            && let Some((all, changed)) = self.rp_filter.take()
+        {
+            set_conf(inst, ConfFamily::Ipv4, "all", "rp_filter", &all);
+            for (ifname, old) in changed {
+                // Gone with the interface, or the admin's own value since.
+                let now = keel_linux::read_conf(ConfFamily::Ipv4, &ifname, "rp_filter");
+                if now.is_ok_and(|v| v == all) {
+                    set_conf(inst, ConfFamily::Ipv4, &ifname, "rp_filter", &old);
+                }
+            }
+        }
+    }
+
+    /// Moves a non-zero `all.rp_filter` onto every interface but `vmac`
+    /// (the new VMAC), so that the VMACs' own 0 takes effect.
+    async fn clear_all_rp_filter(&mut self, nl: &Netlink, inst: &str, vmac: &str) {
+        let all = match keel_linux::read_conf(ConfFamily::Ipv4, "all", "rp_filter") {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::warn!("VRRP_Instance({inst}) {e}");
+                return;
+            }
+        };
+        let all_n: u8 = all.parse().unwrap_or(0);
+        if all_n == 0 {
+            return;
+        }
+        let links = match nl.links().await {
+            Ok(l) => l,
+            Err(e) => {
+                tracing::warn!("VRRP_Instance({inst}) net.ipv4.conf.all.rp_filter is {all}: {e}");
+                return;
+            }
+        };
+        let mut changed = Vec::new();
+        for l in links.iter().filter(|l| l.name != vmac) {
+            let Ok(old) = keel_linux::read_conf(ConfFamily::Ipv4, &l.name, "rp_filter") else {
+                continue;
+            };
+            if old.parse::<u8>().unwrap_or(0) < all_n {
+                set_conf(inst, ConfFamily::Ipv4, &l.name, "rp_filter", &all);
+                changed.push((l.name.clone(), old));
+            }
+        }
+        set_conf(inst, ConfFamily::Ipv4, "all", "rp_filter", "0");
+        tracing::info!(
+            "VRRP_Instance({inst}) net.ipv4.conf.all.rp_filter was {all}: set on each interface instead, so that VMACs can turn it off"
+        );
+        self.rp_filter = Some((all, changed));
     }
 
     /// Names of the VMACs this daemon owns.
