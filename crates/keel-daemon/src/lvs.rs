@@ -256,6 +256,15 @@ pub fn nft_options(config: &Config) -> keel_nft::Options {
             }
         }
     }
+    let locals = local_addrs();
+    for vs in &config.virtual_servers {
+        if let cfg::VsAddress::Ip { address, .. } = vs.address
+            && !dr_devices.contains_key(&address)
+            && let Some(dev) = interface_for(address, &locals)
+        {
+            dr_devices.insert(address, dev);
+        }
+    }
     let dr_default_device = config.global_defs.default_interface.clone().or_else(|| {
         (devices.len() == 1)
             .then(|| devices.into_iter().next())
@@ -264,29 +273,78 @@ pub fn nft_options(config: &Config) -> keel_nft::Options {
     keel_nft::Options {
         dr_devices,
         dr_default_device,
-        local_addrs: local_addresses(),
+        local_addrs: locals.iter().map(|l| l.addr).collect(),
         ..keel_nft::Options::default()
     }
 }
 
-/// This host's addresses, so a sorry server on one of them is served
-/// locally instead of forwarded.
-fn local_addresses() -> BTreeSet<IpAddr> {
-    let mut out = BTreeSet::new();
+/// One address of this host.
+struct LocalAddr {
+    ifname: String,
+    addr: IpAddr,
+    prefix: u32,
+}
+
+fn sockaddr_ip(sa: &nix::sys::socket::SockaddrStorage) -> Option<IpAddr> {
+    if let Some(v4) = sa.as_sockaddr_in() {
+        Some(IpAddr::V4(v4.ip()))
+    } else {
+        sa.as_sockaddr_in6().map(|v6| IpAddr::V6(v6.ip()))
+    }
+}
+
+/// This host's addresses with their interfaces and prefix lengths.
+fn local_addrs() -> Vec<LocalAddr> {
+    let mut out = Vec::new();
     match nix::ifaddrs::getifaddrs() {
         Ok(addrs) => {
             for a in addrs {
-                let Some(sa) = a.address else { continue };
-                if let Some(v4) = sa.as_sockaddr_in() {
-                    out.insert(IpAddr::V4(v4.ip()));
-                } else if let Some(v6) = sa.as_sockaddr_in6() {
-                    out.insert(IpAddr::V6(v6.ip()));
-                }
+                let Some(addr) = a.address.as_ref().and_then(sockaddr_ip) else {
+                    continue;
+                };
+                let prefix = match a.netmask.as_ref().and_then(sockaddr_ip) {
+                    Some(IpAddr::V4(m)) => u32::from(m).leading_ones(),
+                    Some(IpAddr::V6(m)) => u128::from(m).leading_ones(),
+                    None => 0,
+                };
+                out.push(LocalAddr {
+                    ifname: a.interface_name,
+                    addr,
+                    prefix,
+                });
             }
         }
         Err(e) => tracing::warn!("cannot list local addresses: {e}"),
     }
     out
+}
+
+fn in_subnet(addr: IpAddr, net: IpAddr, prefix: u32) -> bool {
+    match (addr, net) {
+        (IpAddr::V4(a), IpAddr::V4(n)) if prefix > 0 && prefix <= 32 => {
+            let mask = u32::MAX << (32 - prefix);
+            u32::from(a) & mask == u32::from(n) & mask
+        }
+        (IpAddr::V6(a), IpAddr::V6(n)) if prefix > 0 && prefix <= 128 => {
+            let mask = u128::MAX << (128 - prefix);
+            u128::from(a) & mask == u128::from(n) & mask
+        }
+        _ => false,
+    }
+}
+
+/// The interface a virtual address VRRP does not manage arrives on: the
+/// one holding it, else the one whose subnet contains it.
+fn interface_for(addr: IpAddr, locals: &[LocalAddr]) -> Option<String> {
+    locals
+        .iter()
+        .find(|l| l.addr == addr)
+        .or_else(|| {
+            locals
+                .iter()
+                .find(|l| !l.addr.is_loopback() && in_subnet(addr, l.addr, l.prefix))
+        })
+        .map(|l| l.ifname.clone())
 }
 
 fn nft_backend(config: &Config) -> NftBackend {
@@ -663,8 +721,12 @@ impl Lvs {
         if plane == NFTABLES {
             // A DR service without a known interface fails at render time;
             // find out now.
-            keel_nft::render(&full, &nft_options(config))
-                .map_err(|e| LvsError::Backend(BackendError::Render(e.to_string())))?;
+            keel_nft::render(&full, &nft_options(config)).map_err(|e| {
+                LvsError::Backend(BackendError::Render(format!(
+                    "{e} (keel takes it from the vrrp_instance holding the address, \
+                     the interface with that address or subnet, or global_defs default_interface)"
+                )))
+            })?;
         }
         Ok((set, backend, plane))
     }

@@ -198,6 +198,22 @@ fn dr_devices_come_from_the_vrrp_addresses() {
     assert!(o.local_addrs.iter().any(|a| a.is_loopback()));
 }
 
+#[test]
+fn dr_device_of_an_address_vrrp_does_not_manage_is_the_one_holding_it() {
+    // Every host has 127.0.0.1 on lo.
+    let cfg = config(&S3.replace(
+        "virtual_server 192.0.2.144 80",
+        "virtual_server 127.0.0.1 80",
+    ));
+    assert_eq!(
+        nft_options(&cfg)
+            .dr_devices
+            .get(&ip("127.0.0.1"))
+            .map(String::as_str),
+        Some("lo")
+    );
+}
+
 fn state() -> LvsState {
     let check = |ok: bool, detail: &str, at: f64| CheckState {
         kind: "HTTP_GET".to_string(),
