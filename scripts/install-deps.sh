@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system packages the tests and the demo use. Idempotent.
 set -euo pipefail
-need=(iproute2 iputils-ping arping curl tcpdump nftables nginx-light keepalived psmisc python3 bash)
+need=(iproute2 iputils-ping arping curl tcpdump nftables nginx-light keepalived psmisc python3 bash frr)
 missing=()
 for p in "${need[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
