@@ -351,7 +351,7 @@ fn plan_instance_with(
         unicast_src: if unicast { Some(primary) } else { None },
         unicast_peers: vi.unicast_peer.iter().map(|p| p.address).collect(),
         unicast_ttl: vi.unicast_ttl.unwrap_or(255),
-        checksum: ChecksumMode::Rfc,
+        checksum: checksum_mode(g, vi),
         addresses,
         routes,
         rules,
@@ -595,6 +595,20 @@ pub fn rule_spec(r: &Rule) -> Option<RuleSpec> {
     Some(spec)
 }
 
+/// keepalived's `v3_checksum_as_v2` (global or per instance): VRRPv3 IPv4
+/// checksums without the pseudo-header, for peers that predate RFC 9568's
+/// clarification. `old_unicast_checksum` is detected on receive instead.
+fn checksum_mode(g: &keel_config::model::GlobalDefs, vi: &VrrpInstance) -> ChecksumMode {
+    let set = |other: &[keel_config::model::RawStatement]| {
+        other.iter().any(|r| r.keyword == "v3_checksum_as_v2")
+    };
+    if set(&g.other) || set(&vi.other) {
+        ChecksumMode::AsV2
+    } else {
+        ChecksumMode::Rfc
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -715,6 +729,21 @@ vrrp_instance VI_2 {
         // keepalived: `state MASTER` cancels nopreempt.
         assert!(p.engine.preempt);
         assert_eq!(p.auth, AuthConfig::None);
+    }
+
+    /// keepalived's `v3_checksum_as_v2`, global or per instance, selects the
+    /// VRRPv3 checksum without the IPv4 pseudo-header (RFC 9568 §8 interop).
+    #[test]
+    fn v3_checksum_as_v2_selects_the_plain_checksum() {
+        let inst = "vrrp_instance VI_1 {\n version 3\n interface eth0\n virtual_router_id 9\n virtual_ipaddress { 192.0.2.60 }\n}\n";
+        let (plans, _) = plan_instances(&cfg(inst), &host());
+        assert_eq!(plans[0].checksum, ChecksumMode::Rfc);
+        let global = format!("global_defs {{\n v3_checksum_as_v2\n}}\n{inst}");
+        let (plans, _) = plan_instances(&cfg(&global), &host());
+        assert_eq!(plans[0].checksum, ChecksumMode::AsV2);
+        let local = inst.replace(" version 3\n", " version 3\n v3_checksum_as_v2\n");
+        let (plans, _) = plan_instances(&cfg(&local), &host());
+        assert_eq!(plans[0].checksum, ChecksumMode::AsV2);
     }
 
     #[test]

@@ -410,6 +410,7 @@ impl Runtime {
             let idx = self.units.len();
             for (member, plan) in plans.into_iter().enumerate() {
                 let key = SocketKey::of(&plan);
+                let checksum = plan.checksum;
                 self.insts.insert(
                     plan.engine.name.clone(),
                     InstRt {
@@ -420,7 +421,7 @@ impl Runtime {
                         state: State::Init,
                         ah_seq: 0,
                         ah_last: HashMap::new(),
-                        checksum: ChecksumMode::Rfc,
+                        checksum,
                         stats: Stats::default(),
                     },
                 );
