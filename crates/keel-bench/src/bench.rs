@@ -29,6 +29,18 @@ pub struct Mode {
 }
 
 impl Mode {
+    /// Skew_Time of the priority-90 backup in ms (RFC 5798 §6.1): how long
+    /// after a priority-0 advert it takes over.
+    pub fn skew_ms(&self) -> f64 {
+        (256.0 - 90.0) * ms(self.adv) / 256.0
+    }
+
+    /// Master_Down_Interval of the priority-90 backup in ms (RFC 5798
+    /// §6.1); after a crash the takeover is uniform in [MDI - adv, MDI].
+    pub fn master_down_ms(&self) -> f64 {
+        3.0 * ms(self.adv) + self.skew_ms()
+    }
+
     /// Master_Down_Interval of the priority-90 backup (RFC 5798 §6.1) plus
     /// generous slack for a loaded 2-core machine; bounds every wait.
     fn takeover_bound(&self) -> Duration {
@@ -142,6 +154,30 @@ fn prime_client(p: &Pair, holder: &Node) -> Result<()> {
         "client's ARP entry for {VIP} does not point at {}",
         holder.name()
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // RFC 3768 §6.1 / RFC 5798 §6.1 timers as keepalived computes them
+    // (centisecond formula for both versions), cf. keepalived-probe.md §5.
+    #[test]
+    fn rfc_timers_for_priority_90() {
+        let m = Mode {
+            label: "",
+            version: 2,
+            advert: "1",
+            adv: Duration::from_secs(1),
+        };
+        assert!((m.skew_ms() - 648.4375).abs() < 1e-9);
+        assert!((m.master_down_ms() - 3648.4375).abs() < 1e-9);
+        let fast = Mode {
+            adv: Duration::from_millis(10),
+            ..m
+        };
+        assert!((fast.master_down_ms() - 36.484375).abs() < 1e-9);
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

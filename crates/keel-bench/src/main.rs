@@ -240,11 +240,16 @@ fn main() -> Result<()> {
             0
         };
         report.row(
-            format!("{}: SIGKILL", mode.label),
+            format!(
+                "{}: SIGKILL (RFC: uniform in [{:.1}, {:.1}])",
+                mode.label,
+                mode.master_down_ms() - stats::ms(mode.adv),
+                mode.master_down_ms()
+            ),
             per_impl(&results, |r| fmt_summary(summarize(&r.kill_ms), dec)),
         );
         report.row(
-            format!("{}: SIGTERM", mode.label),
+            format!("{}: SIGTERM (RFC: skew {:.1})", mode.label, mode.skew_ms()),
             per_impl(&results, |r| fmt_summary(summarize(&r.term_ms), dec)),
         );
         arp_rows.push(Row {
