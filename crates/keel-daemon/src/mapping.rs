@@ -119,11 +119,15 @@ impl InstancePlan {
         self.addresses.iter().find(|a| a.addr == addr)
     }
 
-    /// Interface the adverts are sent and received on: the VMAC unless
-    /// `vmac_xmit_base`, else the configured interface.
+    /// Interface the adverts are sent and received on: the VMAC for
+    /// multicast without `vmac_xmit_base`, else the configured interface.
+    /// Unicast adverts always use the base: a peer sending from its own VMAC
+    /// would ARP for our address with our virtual MAC as source, and the
+    /// kernel hands such a frame to our VMAC alone, which may not answer for
+    /// the base's address, so the peer would never learn where to send.
     pub fn advert_interface(&self) -> &str {
         match &self.vmac {
-            Some(v) if !v.xmit_base => &v.name,
+            Some(v) if !v.xmit_base && self.group.is_some() => &v.name,
             _ => &self.interface,
         }
     }
@@ -788,6 +792,11 @@ vrrp_instance C {
         assert_eq!((v.name.as_str(), v.xmit_base), ("vrrp.51", false));
         assert_eq!(a.advert_interface(), "vrrp.51");
         assert_eq!(a.interface, "eth0", "link state still follows the base");
+        let unicast = InstancePlan {
+            group: None,
+            ..a.clone()
+        };
+        assert_eq!(unicast.advert_interface(), "eth0", "unicast uses the base");
         let dev =
             |p: &InstancePlan, vip: &str| p.address(vip.parse().unwrap()).unwrap().dev.clone();
         assert_eq!(dev(a, "192.0.2.111"), "vrrp.51");

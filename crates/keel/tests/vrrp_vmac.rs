@@ -323,3 +323,30 @@ fn ipv6_vmac_failover_keeps_the_clients_neighbour_entry() {
     assert!(client.ping(ip(vip6)).unwrap());
     assert_eq!(client.neigh(ip(vip6)).unwrap(), Some(vmac6));
 }
+
+// Unicast peers: the adverts reach the peer's base address and the backup
+// stays BACKUP; the VIP still answers from the virtual MAC.
+#[test]
+fn vmac_with_unicast_peers() {
+    let t = topo("vmacuni");
+    let uni = |me: &str, peer: &str| {
+        format!("unicast_src_ip {me}\n    unicast_peer {{\n        {peer}\n    }}")
+    };
+    let one = Daemon::start(
+        &t.lab,
+        &t.one,
+        &conf("one", 100, &uni("192.0.2.3", "192.0.2.5")),
+    );
+    let two = Daemon::start(
+        &t.lab,
+        &t.two,
+        &conf("two", 90, &uni("192.0.2.5", "192.0.2.3")),
+    );
+    one.wait_vip(VIP, true, 6 * S);
+    std::thread::sleep(4 * S);
+    assert!(!two.has_vip(VIP), "backup took the VIP:\n{}", two.log());
+    let (_, neigh) = client_sees(&t);
+    assert_eq!(neigh, Some(vmac()));
+    one.stop();
+    two.wait_vip(VIP, true, 3 * S);
+}
