@@ -350,3 +350,38 @@ fn vmac_with_unicast_peers() {
     one.stop();
     two.wait_vip(VIP, true, 3 * S);
 }
+
+// SIGHUP: dropping `use_vmac` deletes the VMAC and moves the VIP onto the
+// base (whose ARP settings are put back); adding it again re-creates it.
+#[test]
+fn reload_adds_and_removes_the_vmac() {
+    let t = topo("vmachup");
+    let one = Daemon::start(&t.lab, &t.one, &conf("one", 100, ""));
+    one.wait_vip(VIP, true, 6 * S);
+    assert_vmac_set_up(&t.one, true);
+    std::fs::write(&one.conf, conf("one", 100, "").replace("use_vmac", "")).unwrap();
+    one.signal(LabSignal::SIGHUP);
+    one.wait_log(
+        "VRRP_Instance(VI_1) Success removing VMAC interface vrrp.51",
+        2 * S,
+    );
+    let moved = wait_until(4 * S, Duration::from_millis(20), || {
+        prefix_of(&t.one, "eth0", VIP) == Some(24)
+    });
+    assert!(moved, "VIP not on eth0 after reload:\n{}", one.log());
+    assert!(link(&t.one, VMAC_IF).is_none());
+    assert_eq!(conf_value(&t.one, "eth0", "arp_ignore"), "0");
+    std::fs::write(&one.conf, conf("one", 100, "")).unwrap();
+    one.signal(LabSignal::SIGHUP);
+    one.wait_log_n(
+        "VRRP_Instance(VI_1) Success creating VMAC interface vrrp.51",
+        2,
+        2 * S,
+    );
+    let back = wait_until(4 * S, Duration::from_millis(20), || {
+        prefix_of(&t.one, VMAC_IF, VIP) == Some(24)
+    });
+    assert!(back, "VIP not on the VMAC after reload:\n{}", one.log());
+    assert_vmac_set_up(&t.one, true);
+    assert!(one.is_running());
+}
