@@ -60,7 +60,7 @@ pub struct LbLab {
     pub procs: Vec<Option<LabProcess>>,
     // Last: dropping the lab stops every process and deletes the
     // namespaces (and with the director's, keel's ruleset).
-    lab: Lab,
+    _lab: Lab,
 }
 
 impl LbLab {
@@ -127,7 +127,7 @@ impl LbLab {
             rs,
             nginx,
             procs,
-            lab,
+            _lab: lab,
         })
     }
 
@@ -151,10 +151,6 @@ impl LbLab {
 
     pub fn vip_ip(&self) -> IpAddr {
         self.mode.vip()
-    }
-
-    pub fn dir(&self) -> &std::path::Path {
-        self.lab.dir()
     }
 
     /// keel's nftables backend for the director.

@@ -7,7 +7,7 @@
 //! ruleset without it, split into health-check detection and apply.
 //!
 //! ```text
-//! keel-lb-bench [--duration SECS] [--conns N] [--trials N] [--mode nat|dr|both]
+//! keel-lb-bench [--duration SECS] [--conns N] [--trials N] [--rounds N] [--mode nat|dr|both]
 //! ```
 
 mod failover;
@@ -18,27 +18,31 @@ mod nginx;
 use anyhow::{Context, Result, bail};
 use keel_lvs::Backend;
 use lab::{LbLab, Mode, PORT, rs_ip};
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::time::Duration;
 
 const MAX_DURATION_S: u64 = 10;
 const MAX_CONNS: usize = 256;
 const MAX_TRIALS: usize = 20;
+const MAX_ROUNDS: usize = 5;
 
 struct Args {
     duration: Duration,
     conns: usize,
     trials: usize,
+    rounds: usize,
     modes: Vec<Mode>,
 }
 
-const USAGE: &str = "usage: keel-lb-bench [--duration SECS (1..=10, default 5)] [--conns N (1..=256, default 32)] [--trials N (1..=20, default 5)] [--mode nat|dr|both]";
+const USAGE: &str = "usage: keel-lb-bench [--duration SECS (1..=10, default 5)] [--conns N (1..=256, default 32)] [--trials N (1..=20, default 5)] [--rounds N (1..=5, default 3)] [--mode nat|dr|both]";
 
 fn parse_args() -> Result<Args> {
     let mut args = Args {
         duration: Duration::from_secs(5),
         conns: 32,
         trials: 5,
+        rounds: 3,
         modes: vec![Mode::Nat, Mode::Dr],
     };
     let mut it = std::env::args().skip(1);
@@ -77,6 +81,13 @@ fn parse_args() -> Result<Args> {
                 }
                 args.trials = n;
             }
+            "--rounds" => {
+                let n = number()? as usize;
+                if !(1..=MAX_ROUNDS).contains(&n) {
+                    bail!("--rounds must be 1..={MAX_ROUNDS}");
+                }
+                args.rounds = n;
+            }
             "--mode" => {
                 args.modes = match value.as_str() {
                     "nat" => vec![Mode::Nat],
@@ -94,7 +105,8 @@ fn parse_args() -> Result<Args> {
 struct LoadRow {
     mode: Mode,
     target: String,
-    result: load::LoadResult,
+    /// One per round.
+    results: Vec<load::LoadResult>,
 }
 
 struct FailoverRow {
@@ -115,34 +127,45 @@ fn main() -> Result<()> {
             .context("install the virtual service")?;
         let direct = SocketAddr::new(rs_ip(0), PORT);
         let (direct_from, vip_from) = l.client_sources();
-        for (source, target, label) in [
+        let targets = [
             (direct_from, direct, format!("direct {direct}")),
             (vip_from, l.vip(), format!("VIP {}", l.vip())),
-        ] {
-            eprintln!(
-                "[{}] {} connections against {label} for {:?}",
-                mode.keyword(),
-                args.conns,
-                args.duration
-            );
-            let (conns, duration) = (args.conns, args.duration);
-            let result = l
-                .client
-                .block_on(move || load::run(source, target, conns, duration))?;
-            if result.ok == 0 {
-                bail!(
-                    "[{}] no request to {label} succeeded ({} errors); lab kept in {}",
-                    mode.keyword(),
-                    result.errors,
-                    l.dir().display()
-                );
-            }
-            loads.push(LoadRow {
+        ];
+        let mut rows: Vec<LoadRow> = targets
+            .iter()
+            .map(|(_, _, label)| LoadRow {
                 mode,
-                target: label,
-                result,
-            });
+                target: label.clone(),
+                results: Vec::new(),
+            })
+            .collect();
+        // Alternating rounds: on a shared machine the load of other work
+        // drifts, and alternation spreads that drift over both targets.
+        for round in 1..=args.rounds {
+            for ((source, target, label), row) in targets.iter().zip(rows.iter_mut()) {
+                eprintln!(
+                    "[{}] round {round}/{}: {} connections against {label} for {:?}",
+                    mode.keyword(),
+                    args.rounds,
+                    args.conns,
+                    args.duration
+                );
+                let (source, target) = (*source, *target);
+                let (conns, duration) = (args.conns, args.duration);
+                let result = l
+                    .client
+                    .block_on(move || load::run(source, target, conns, duration))?;
+                if result.ok == 0 {
+                    bail!(
+                        "[{}] no request to {label} succeeded ({} errors)",
+                        mode.keyword(),
+                        result.errors,
+                    );
+                }
+                row.results.push(result);
+            }
         }
+        loads.extend(rows);
         eprintln!(
             "[{}] {} failures of rs2 under the health checker",
             mode.keyword(),
@@ -179,28 +202,41 @@ fn stats(mut v: Vec<f64>) -> (f64, f64, f64) {
 
 fn print_report(args: &Args, loads: &[LoadRow], failovers: &[FailoverRow]) {
     println!(
-        "\nThroughput: {} concurrent clients, one TCP connection per HTTP/1.0 request, {} s per run\n",
+        "\nThroughput: {} concurrent clients, one TCP connection per HTTP/1.0 request, {} alternating rounds of {} s per target\n",
         args.conns,
+        args.rounds,
         args.duration.as_secs()
     );
-    println!("| mode | target | requests | errors | req/s | p50 ms | p99 ms | answered by |");
+    println!(
+        "| mode | target | req/s median (min–max) | requests | errors | p50 ms | p99 ms | answered by |"
+    );
     println!("|---|---|---|---|---|---|---|---|");
     for row in loads {
-        let r = &row.result;
-        let by: Vec<String> = r
-            .by_server
+        let mut by_server: BTreeMap<&str, u64> = BTreeMap::new();
+        for r in &row.results {
+            for (name, n) in &r.by_server {
+                *by_server.entry(name.as_str()).or_default() += n;
+            }
+        }
+        let by: Vec<String> = by_server
             .iter()
             .map(|(name, n)| format!("{name} {n}"))
             .collect();
+        let (median, min, max) = stats(row.results.iter().map(load::LoadResult::rps).collect());
+        // Latencies of the round whose rate is the median (the upper one
+        // for an even count).
+        let mut by_rate: Vec<&load::LoadResult> = row.results.iter().collect();
+        by_rate.sort_by(|a, b| a.rps().total_cmp(&b.rps()));
+        let mid = by_rate.get(by_rate.len() / 2);
+        let quantile = |q| mid.and_then(|r| r.latency_ms(q)).unwrap_or(f64::NAN);
         println!(
-            "| {} | {} | {} | {} | {:.0} | {:.2} | {:.2} | {} |",
+            "| {} | {} | {median:.0} ({min:.0}–{max:.0}) | {} | {} | {:.2} | {:.2} | {} |",
             row.mode.keyword(),
             row.target,
-            r.ok,
-            r.errors,
-            r.rps(),
-            r.latency_ms(0.5).unwrap_or(f64::NAN),
-            r.latency_ms(0.99).unwrap_or(f64::NAN),
+            row.results.iter().map(|r| r.ok).sum::<u64>(),
+            row.results.iter().map(|r| r.errors).sum::<u64>(),
+            quantile(0.5),
+            quantile(0.99),
             by.join(", ")
         );
     }
