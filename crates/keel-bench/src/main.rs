@@ -42,9 +42,23 @@ struct Args {
     /// Number of vrrp_scripts in the jitter runs (default 200, quick 50).
     #[arg(long)]
     scripts: Option<usize>,
+    /// Measurements to run (default: all).
+    #[arg(long, value_enum, value_delimiter = ',')]
+    only: Vec<Part>,
+}
+
+#[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
+enum Part {
+    /// Failover after SIGKILL/SIGTERM and the client's ARP entry.
+    Failover,
+    /// RSS and idle CPU with 1 and 255 instances.
+    Footprint,
+    /// Advert intervals while scripts run.
+    Jitter,
 }
 
 struct Settings {
+    parts: Vec<Part>,
     reps: usize,
     scripts: usize,
     /// Idle window of the footprint runs.
@@ -62,8 +76,14 @@ struct Settings {
 
 impl Settings {
     fn from(args: &Args) -> Settings {
+        let parts = if args.only.is_empty() {
+            vec![Part::Failover, Part::Footprint, Part::Jitter]
+        } else {
+            args.only.clone()
+        };
         if args.quick {
             Settings {
+                parts,
                 reps: 1,
                 scripts: args.scripts.unwrap_or(50),
                 idle: Duration::from_secs(5),
@@ -74,6 +94,7 @@ impl Settings {
             }
         } else {
             Settings {
+                parts,
                 reps: args.reps.max(1),
                 scripts: args.scripts.unwrap_or(200),
                 idle: Duration::from_secs(10),
@@ -218,151 +239,158 @@ fn main() -> Result<()> {
         notes: Vec::new(),
     };
 
-    // 1 + 2: failover and the client's ARP entry.
-    report.section(&format!(
-        "Failover: signal to the master → VIP added on the backup (ms, median (min–max), {} rep(s) per signal)",
-        set.reps
-    ));
-    let mut arp_rows = Vec::new();
-    for mode in [V2_1S, V3_10MS] {
-        let mut results: Vec<(Impl, Result<FailoverResult>)> = Vec::new();
-        for which in IMPLS {
-            log(start, &format!("failover {} {}", which.name(), mode.label));
-            let r = bench::failover(&bins, which, &mode, set.reps, &mut rng);
-            if let Err(e) = &r {
-                log(start, &format!("  failed: {e:#}"));
+    if set.parts.contains(&Part::Failover) {
+        // 1 + 2: failover and the client's ARP entry.
+        report.section(&format!(
+            "Failover: signal to the master → VIP added on the backup (ms, median (min–max), {} rep(s) per signal)",
+            set.reps
+        ));
+        let mut arp_rows = Vec::new();
+        for mode in [V2_1S, V3_10MS] {
+            let mut results: Vec<(Impl, Result<FailoverResult>)> = Vec::new();
+            for which in IMPLS {
+                log(start, &format!("failover {} {}", which.name(), mode.label));
+                let r = bench::failover(&bins, which, &mode, set.reps, &mut rng);
+                if let Err(e) = &r {
+                    log(start, &format!("  failed: {e:#}"));
+                }
+                results.push((which, r));
             }
-            results.push((which, r));
-        }
-        let dec = if mode.adv < Duration::from_secs(1) {
-            1
-        } else {
-            0
-        };
-        report.row(
-            format!(
-                "{}: SIGKILL (RFC: uniform in [{:.1}, {:.1}])",
-                mode.label,
-                mode.master_down_ms() - stats::ms(mode.adv),
-                mode.master_down_ms()
-            ),
-            per_impl(&results, |r| fmt_summary(summarize(&r.kill_ms), dec)),
-        );
-        report.row(
-            format!("{}: SIGTERM (RFC: skew {:.1})", mode.label, mode.skew_ms()),
-            per_impl(&results, |r| fmt_summary(summarize(&r.term_ms), dec)),
-        );
-        arp_rows.push(Row {
-            what: format!("{} (both signals)", mode.label),
-            values: per_impl(&results, |r| fmt_summary(summarize(&r.arp_ms), 1)),
-        });
-        note_errors(&mut report, &format!("failover {}", mode.label), &results);
-        for (_, r) in &results {
-            if let Ok(r) = r {
-                report.notes.extend(r.notes.iter().cloned());
+            let dec = if mode.adv < Duration::from_secs(1) {
+                1
+            } else {
+                0
+            };
+            report.row(
+                format!(
+                    "{}: SIGKILL (RFC: uniform in [{:.1}, {:.1}])",
+                    mode.label,
+                    mode.master_down_ms() - stats::ms(mode.adv),
+                    mode.master_down_ms()
+                ),
+                per_impl(&results, |r| fmt_summary(summarize(&r.kill_ms), dec)),
+            );
+            report.row(
+                format!("{}: SIGTERM (RFC: skew {:.1})", mode.label, mode.skew_ms()),
+                per_impl(&results, |r| fmt_summary(summarize(&r.term_ms), dec)),
+            );
+            arp_rows.push(Row {
+                what: format!("{} (both signals)", mode.label),
+                values: per_impl(&results, |r| fmt_summary(summarize(&r.arp_ms), 1)),
+            });
+            note_errors(&mut report, &format!("failover {}", mode.label), &results);
+            for (_, r) in &results {
+                if let Ok(r) = r {
+                    report.notes.extend(r.notes.iter().cloned());
+                }
             }
         }
-    }
-    report.section("Client ARP: VIP added on the backup → client's entry for the VIP has the backup's MAC (ms, `ip -ts monitor`)");
-    for r in arp_rows {
-        report.row(r.what, r.values);
+        report.section("Client ARP: VIP added on the backup → client's entry for the VIP has the backup's MAC (ms, `ip -ts monitor`)");
+        for r in arp_rows {
+            report.row(r.what, r.values);
+        }
     }
 
-    // 3: footprint.
-    report.section(&format!(
-        "Footprint, v2 1 s, idle {} s window after the GARP bursts (RSS = VmRSS sum of the daemon's processes; CPU from schedstat, utime+stime in brackets)",
-        set.idle.as_secs()
-    ));
-    for n in [1u8, 255] {
-        let mut results: Vec<(Impl, Result<ResourceResult>)> = Vec::new();
-        for which in IMPLS {
-            log(
-                start,
-                &format!("footprint {} {n} instance(s)", which.name()),
-            );
-            let r = bench::resources(&bins, which, n, set.idle, set.settle);
-            if let Err(e) = &r {
-                log(start, &format!("  failed: {e:#}"));
+    if set.parts.contains(&Part::Footprint) {
+        // 3: footprint.
+        report.section(&format!(
+            "Footprint, v2 1 s, idle {} s window after the GARP bursts (RSS = VmRSS sum of the daemon's processes; CPU from schedstat, utime+stime in brackets)",
+            set.idle.as_secs()
+        ));
+        for n in [1u8, 255] {
+            let mut results: Vec<(Impl, Result<ResourceResult>)> = Vec::new();
+            for which in IMPLS {
+                log(
+                    start,
+                    &format!("footprint {} {n} instance(s)", which.name()),
+                );
+                let r = bench::resources(&bins, which, n, set.idle, set.settle);
+                if let Err(e) = &r {
+                    log(start, &format!("  failed: {e:#}"));
+                }
+                results.push((which, r));
             }
-            results.push((which, r));
+            for (role, pick) in [("master", true), ("backup", false)] {
+                let fp = |r: &ResourceResult| if pick { r.master } else { r.backup };
+                report.row(
+                    format!("RSS kB, {n} inst, {role} (processes)"),
+                    per_impl(&results, |r| {
+                        format!("{} ({})", fp(r).rss_kb, fp(r).processes)
+                    }),
+                );
+                report.row(
+                    format!("PSS kB, {n} inst, {role}"),
+                    per_impl(&results, |r| fp(r).pss_kb.to_string()),
+                );
+                report.row(
+                    format!("CPU ms / {} s, {n} inst, {role}", set.idle.as_secs()),
+                    per_impl(&results, |r| {
+                        let secs = r.window.as_secs_f64();
+                        format!(
+                            "{:.1} [{:.0}] = {:.3} %",
+                            fp(r).cpu_ms,
+                            fp(r).cpu_tick_ms,
+                            fp(r).cpu_ms / (secs * 10.0)
+                        )
+                    }),
+                );
+            }
+            note_errors(&mut report, &format!("footprint {n}"), &results);
+            for (_, r) in &results {
+                if let Ok(r) = r {
+                    report.notes.extend(r.notes.iter().cloned());
+                }
+            }
         }
-        for (role, pick) in [("master", true), ("backup", false)] {
-            let fp = |r: &ResourceResult| if pick { r.master } else { r.backup };
+    }
+
+    if set.parts.contains(&Part::Jitter) {
+        // 4: advert jitter under script load.
+        report.section(&format!(
+            "Advert intervals on the wire (client capture, one VRID) while {} vrrp_scripts (`/bin/sleep 0.5`, interval 1) run: p50 / p99 / max, ms",
+            set.scripts
+        ));
+        for (mode, window) in [(V2_1S, set.jitter_slow), (V3_100MS, set.jitter_fast)] {
+            let mut results: Vec<(Impl, Result<JitterResult>)> = Vec::new();
+            for which in IMPLS {
+                log(start, &format!("jitter {} {}", which.name(), mode.label));
+                let r = bench::jitter(&bins, which, &mode, set.scripts, window, set.jitter_settle);
+                if let Err(e) = &r {
+                    log(start, &format!("  failed: {e:#}"));
+                }
+                results.push((which, r));
+            }
             report.row(
-                format!("RSS kB, {n} inst, {role} (processes)"),
+                format!("{} ({} s capture)", mode.label, window.as_secs()),
                 per_impl(&results, |r| {
-                    format!("{} ({})", fp(r).rss_kb, fp(r).processes)
-                }),
-            );
-            report.row(
-                format!("PSS kB, {n} inst, {role}"),
-                per_impl(&results, |r| fp(r).pss_kb.to_string()),
-            );
-            report.row(
-                format!("CPU ms / {} s, {n} inst, {role}", set.idle.as_secs()),
-                per_impl(&results, |r| {
-                    let secs = r.window.as_secs_f64();
+                    let p = |q| {
+                        percentile(&r.intervals_ms, q).map_or("n/a".into(), |v| format!("{v:.1}"))
+                    };
                     format!(
-                        "{:.1} [{:.0}] = {:.3} %",
-                        fp(r).cpu_ms,
-                        fp(r).cpu_tick_ms,
-                        fp(r).cpu_ms / (secs * 10.0)
+                        "{} / {} / {} (n={})",
+                        p(50.0),
+                        p(99.0),
+                        p(100.0),
+                        r.intervals_ms.len()
                     )
                 }),
             );
-        }
-        note_errors(&mut report, &format!("footprint {n}"), &results);
-        for (_, r) in &results {
-            if let Ok(r) = r {
-                report.notes.extend(r.notes.iter().cloned());
-            }
-        }
-    }
-
-    // 4: advert jitter under script load.
-    report.section(&format!(
-        "Advert intervals on the wire (client capture, one VRID) while {} vrrp_scripts (`/bin/sleep 0.5`, interval 1) run: p50 / p99 / max, ms",
-        set.scripts
-    ));
-    for (mode, window) in [(V2_1S, set.jitter_slow), (V3_100MS, set.jitter_fast)] {
-        let mut results: Vec<(Impl, Result<JitterResult>)> = Vec::new();
-        for which in IMPLS {
-            log(start, &format!("jitter {} {}", which.name(), mode.label));
-            let r = bench::jitter(&bins, which, &mode, set.scripts, window, set.jitter_settle);
-            if let Err(e) = &r {
-                log(start, &format!("  failed: {e:#}"));
-            }
-            results.push((which, r));
-        }
-        report.row(
-            format!("{} ({} s capture)", mode.label, window.as_secs()),
-            per_impl(&results, |r| {
-                let p =
-                    |q| percentile(&r.intervals_ms, q).map_or("n/a".into(), |v| format!("{v:.1}"));
+            report.row(
                 format!(
-                    "{} / {} / {} (n={})",
-                    p(50.0),
-                    p(99.0),
-                    p(100.0),
-                    r.intervals_ms.len()
-                )
-            }),
-        );
-        report.row(
-            format!(
-                "{}: daemon CPU during the capture (script runs/s)",
-                mode.label
-            ),
-            per_impl(&results, |r| {
-                format!(
-                    "{:.0} ms = {:.1} % ({:.0})",
-                    r.cpu_ms,
-                    r.cpu_ms / (r.window.as_secs_f64() * 10.0),
-                    r.script_runs_per_s
-                )
-            }),
-        );
-        note_errors(&mut report, &format!("jitter {}", mode.label), &results);
+                    "{}: daemon CPU during the capture (script runs/s)",
+                    mode.label
+                ),
+                per_impl(&results, |r| {
+                    format!(
+                        "{:.0} ms = {:.1} % ({:.0})",
+                        r.cpu_ms,
+                        r.cpu_ms / (r.window.as_secs_f64() * 10.0),
+                        r.script_runs_per_s
+                    )
+                }),
+            );
+            note_errors(&mut report, &format!("jitter {}", mode.label), &results);
+        }
     }
 
     log(start, "done");
