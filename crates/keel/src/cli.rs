@@ -84,9 +84,22 @@ pub struct GenhashArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum LabCommand {
-    /// Two directors running the tutorial's master/backup config and a client,
-    /// in throw-away namespaces: start order, preemption, kill, restart, stop.
-    Demo,
+    /// The tutorial in throw-away namespaces: two directors running its
+    /// master/backup config and a client (start order, preemption, kill,
+    /// restart, stop), then its load balancer: the directors in front of two
+    /// nginx real servers (health checks, server loss, sorry page, director
+    /// failover, recovery).
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Only the VRRP master/backup part (S1).
+    #[arg(long, conflicts_with = "lb_only")]
+    pub vrrp_only: bool,
+    /// Only the load-balancer part (S3).
+    #[arg(long)]
+    pub lb_only: bool,
 }
 
 #[derive(Debug, Args)]

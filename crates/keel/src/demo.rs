@@ -1,5 +1,10 @@
-//! `keel lab demo`: the seed tutorial's S1 on real interfaces in a throw-away
-//! network-namespace lab: two directors running keel and a client.
+//! `keel lab demo`: the seed tutorial on real interfaces in throw-away
+//! network-namespace labs. Part 1 is S1 (two directors running keel's VRRP
+//! master/backup pair and a client); part 2 is S3 (the same pair as LVS
+//! directors in front of two nginx real servers, with HTTP checks and a sorry
+//! page), see [`lb`].
+
+mod lb;
 
 use keel_lab::{Lab, LabOptions, LabProcess, LabSignal, Node, wait_until};
 use std::net::IpAddr;
@@ -87,8 +92,31 @@ fn show(dirs: &[Director], vip: IpAddr) {
     );
 }
 
-pub fn run() -> anyhow::Result<i32> {
+/// Which parts of the demo to run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Part {
+    All,
+    VrrpOnly,
+    LbOnly,
+}
+
+pub fn run(part: Part) -> anyhow::Result<i32> {
     let keel = std::env::current_exe()?;
+    if part != Part::LbOnly {
+        vrrp(&keel)?;
+    }
+    if part != Part::VrrpOnly {
+        if part == Part::All {
+            println!();
+        }
+        lb::run(&keel)?;
+    }
+    println!("\ndone: every namespace and process of the demo is gone");
+    Ok(0)
+}
+
+/// S1: start order, preemption, kill, restart, graceful stop.
+fn vrrp(keel: &Path) -> anyhow::Result<()> {
     let vip: IpAddr = VIP.parse()?;
     let lab = Lab::with_options(
         "demo",
@@ -106,7 +134,7 @@ pub fn run() -> anyhow::Result<i32> {
     std::fs::write(&c1, NODE1_CONF)?;
     std::fs::write(&c2, NODE2_CONF)?;
     println!(
-        "keel demo: the tutorial's master/backup pair (VRRPv2, VRID 101, advert_int 1, VIP {VIP})"
+        "keel demo, part 1 (S1): the tutorial's master/backup pair (VRRPv2, VRID 101, advert_int 1, VIP {VIP})"
     );
     println!(
         "  node1 192.0.2.3 priority 100 (MAC {}), node2 192.0.2.5 priority 90 (MAC {}), client 192.0.2.100",
@@ -131,7 +159,7 @@ pub fn run() -> anyhow::Result<i32> {
     println!(
         "\n1. Start node2 alone: no master is heard, it takes the VIP after Master_Down (3 x 1 s + skew)"
     );
-    d[1].start(&keel, &dir)?;
+    d[1].start(keel, &dir)?;
     match wait_holder(&d[1], vip, Duration::from_secs(8)) {
         Some(t) => println!("  node2 holds the VIP after {:.3} s", t.as_secs_f64()),
         None => anyhow::bail!("node2 never took the VIP"),
@@ -139,7 +167,7 @@ pub fn run() -> anyhow::Result<i32> {
     show(&d, vip);
 
     println!("\n2. Start node1 (priority 100): it preempts");
-    d[0].start(&keel, &dir)?;
+    d[0].start(keel, &dir)?;
     let t = wait_holder(&d[0], vip, Duration::from_secs(8))
         .ok_or_else(|| anyhow::anyhow!("node1 never preempted"))?;
     println!(
@@ -179,7 +207,7 @@ pub fn run() -> anyhow::Result<i32> {
     println!(
         "\n4. Restart node1: it first removes the VIP a killed run left behind, then preempts again"
     );
-    d[0].start(&keel, &dir)?;
+    d[0].start(keel, &dir)?;
     std::thread::sleep(Duration::from_millis(200));
     show(&d, vip);
     let t = wait_holder(&d[0], vip, Duration::from_secs(8))
@@ -205,6 +233,5 @@ pub fn run() -> anyhow::Result<i32> {
     println!("\n6. Stop node2 and tear the lab down");
     d[1].signal(LabSignal::SIGTERM)?;
     drop(lab);
-    println!("\ndone: every namespace and process of the demo is gone");
-    Ok(0)
+    Ok(())
 }

@@ -23,7 +23,13 @@ fn main() -> ExitCode {
         Some(Command::Realserver(a)) => realserver(&a),
         Some(Command::Lvs(a)) => lvs(&a),
         Some(Command::Genhash(a)) => genhash(&a),
-        Some(Command::Lab(cli::LabCommand::Demo)) => match demo::run() {
+        Some(Command::Lab(cli::LabCommand::Demo(a))) => match demo::run(if a.vrrp_only {
+            demo::Part::VrrpOnly
+        } else if a.lb_only {
+            demo::Part::LbOnly
+        } else {
+            demo::Part::All
+        }) {
             Ok(c) => c,
             Err(e) => {
                 eprintln!("keel lab demo: {e:#}");
