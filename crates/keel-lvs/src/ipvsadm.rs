@@ -12,8 +12,7 @@ pub const VERSION_LINE: &str = "IP Virtual Server version 1.2.1 (size=4096)";
 /// 0). Services come in ipvsadm's order ([`ipvsadm_order`]), destinations
 /// by address then port.
 pub fn format_ipvsadm(table: &Table) -> String {
-    let mut table = table.normalized();
-    table.services.sort_by_key(|s| ipvsadm_order(&s.key));
+    let table = in_ipvsadm_order(table);
     let mut out = String::new();
     out.push_str(VERSION_LINE);
     out.push('\n');
@@ -65,6 +64,15 @@ pub fn format_ipvsadm(table: &Table) -> String {
         }
     }
     out
+}
+
+/// `table` normalised ([`Table::normalized`]) with its services in the
+/// order [`format_ipvsadm`] lists them: code that walks the listing's lines
+/// alongside the table's services must walk this table.
+pub fn in_ipvsadm_order(table: &Table) -> Table {
+    let mut table = table.normalized();
+    table.services.sort_by_key(|s| ipvsadm_order(&s.key));
+    table
 }
 
 /// The sort key `ipvsadm -ln` lists services by: firewall mark (0 for
@@ -224,6 +232,24 @@ mod tests {
                 "FWM  9 rr",
                 "FWM  9 IPv6 rr",
             ]
+        );
+        // Callers pairing the listing with services walk this order.
+        let ordered = in_ipvsadm_order(&table);
+        assert_eq!(
+            ordered
+                .services
+                .first()
+                .map(|s| s.key.to_string())
+                .as_deref(),
+            Some("TCP 192.0.2.2:22")
+        );
+        assert_eq!(
+            ordered
+                .services
+                .last()
+                .map(|s| s.key.to_string())
+                .as_deref(),
+            Some("FWM 9 IPv6")
         );
     }
 

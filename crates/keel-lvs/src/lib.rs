@@ -21,5 +21,5 @@ pub use backend::{
     Backend, BackendError, Capabilities, MemoryBackend, MethodKind, Unsupported, validate,
 };
 pub use diff::{ApplyError, Change, apply_changes, diff};
-pub use ipvsadm::format_ipvsadm;
+pub use ipvsadm::{format_ipvsadm, in_ipvsadm_order, ipvsadm_order};
 pub use slots::{DEFAULT_SLOTS, slot_ranges, slot_table};
