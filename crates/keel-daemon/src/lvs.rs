@@ -537,7 +537,7 @@ const DEST_WIDTH: usize = 75;
 /// `ipvsadm -ln`'s listing of `table` with each destination's health,
 /// time since its last check and that check's result appended.
 pub fn format_status(table: &Table, state: &LvsState, now: f64) -> String {
-    let table = table.normalized();
+    let table = keel_lvs::in_ipvsadm_order(table);
     let listing = keel_lvs::format_ipvsadm(&table);
     let mut lines = listing.lines();
     let mut out = String::new();

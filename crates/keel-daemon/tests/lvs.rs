@@ -326,3 +326,41 @@ fn state_file_round_trips_through_json() {
         Err(LvsError::State { .. })
     ));
 }
+
+/// ipvsadm lists TCP before UDP whatever the addresses; the health columns
+/// must follow the listing's order, not the table's.
+#[test]
+fn health_columns_follow_ipvsadm_service_order() {
+    let dest = |a: &str, port| keel_lvs::Destination {
+        addr: ip(a),
+        port,
+        weight: 1,
+        method: Method::Dr,
+        upper_threshold: 0,
+        lower_threshold: 0,
+    };
+    let mut t = Table::new();
+    let udp_key = ServiceKey::Addr {
+        ip: ip("192.0.2.100"),
+        proto: Protocol::Udp,
+        port: 53,
+    };
+    let mut udp = keel_lvs::VirtualService::new(udp_key, Scheduler::Rr);
+    udp.destinations.push(dest("192.0.2.13", 53));
+    let mut tcp = keel_lvs::VirtualService::new(vs_key(), Scheduler::Rr);
+    tcp.destinations.push(dest("192.0.2.11", 80));
+    t.services.push(udp);
+    t.services.push(tcp);
+    let text = format_status(&t, &state(), 1000.0);
+    let line_of = |needle: &str| {
+        text.lines()
+            .find(|l| l.contains(needle))
+            .unwrap()
+            .to_string()
+    };
+    assert!(line_of("192.0.2.11:80").contains(" up "), "{text}");
+    assert!(!line_of("192.0.2.13:53").contains(" up "), "{text}");
+    let tcp_at = text.find("TCP  192.0.2.144:80").unwrap();
+    let udp_at = text.find("UDP  192.0.2.100:53").unwrap();
+    assert!(tcp_at < udp_at, "ipvsadm's order: {text}");
+}
