@@ -8,6 +8,9 @@
 //! * [`NetlinkMonitor`]: link up/down and address add/remove events.
 //! * [`PacketSocket`]: sends prepared Ethernet frames (GARP, unsolicited NA).
 //! * [`sysctl`]: `/proc/sys/net` access; [`iface`]: name/index/MAC lookups.
+//! * [`sched`]: real-time policy and nice value of the calling thread,
+//!   RLIMIT_RTTIME and RLIMIT_NOFILE; [`PreciseTimer`]: a timerfd-based
+//!   async timer without tokio's millisecond rounding.
 //!
 //! Everything acts on the network namespace of the calling thread at the
 //! time the object is created.
@@ -17,7 +20,9 @@ pub mod iface;
 pub mod monitor;
 pub mod netlink;
 pub mod packet;
+pub mod sched;
 pub mod sysctl;
+pub mod timer;
 pub mod vrrp_socket;
 
 pub use crate::error::{LinuxError, Result};
@@ -28,7 +33,14 @@ pub use crate::netlink::{
     RTPROT_KEEPALIVED, RouteKind, RouteSpec, RuleSpec, Scope, VmacSpec, vmac_address,
 };
 pub use crate::packet::{ETH_HEADER_LEN, PacketSocket};
+pub use crate::sched::{
+    DEFAULT_RLIMIT_RTTIME, SchedPolicy, ThreadScheduling, current_thread_id, current_thread_nice,
+    current_thread_scheduling, raise_nofile_limit, set_current_thread_nice,
+    set_current_thread_realtime, set_current_thread_realtime_with_limit, set_rlimit_rttime,
+    set_thread_normal,
+};
 pub use crate::sysctl::{ConfFamily, read_conf, read_sysctl, write_conf, write_sysctl};
+pub use crate::timer::PreciseTimer;
 pub use crate::vrrp_socket::{
     IPPROTO_VRRP, Received, VRRP_GROUP_V4, VRRP_GROUP_V6, VRRP_TOS, VRRP_TTL, VrrpSocket,
     VrrpSocketOptions,
