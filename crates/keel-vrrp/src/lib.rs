@@ -4,10 +4,10 @@
 //! runtime, no clock reads: the daemon and the simulator drive the same code.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
-pub mod time;
 pub mod config;
 pub mod garp;
 pub mod group;
 pub mod instance;
 pub mod packet;
+pub mod time;
 pub mod track;
