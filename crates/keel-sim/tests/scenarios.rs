@@ -348,7 +348,95 @@ fn owner_vs_owner_lower_address_yields() {
         Some(Instant::from_micros(1))
     );
     assert_eq!(sim.masters_at(secs(5.0), 101), [two]);
-    assert!(sim.first_log(one, "address owner conflict").is_some());
+    let conflict = "CONFIGURATION ERROR: local instance and";
+    assert!(sim.first_log(one, conflict).is_some());
+    // Node two watched whether .3 backs off (two adverts + 1.2 × 1 s), and it did.
+    assert!(sim.first_log(two, conflict).is_some());
+    assert_eq!(
+        sim.first_log(
+            two,
+            "rogue address owner appears to have stopped advertising"
+        ),
+        Some(secs(2.0) + us(1) + Duration::from_millis(1200))
+    );
+    assert!(sim.first_log(two, "reducing our priority").is_none());
+    assert_eq!(
+        sim.max_overlap_after(Instant::ZERO, ip(VIP)),
+        Duration::ZERO
+    );
+}
+
+/// Two owners where .3 is misconfigured with `owner_ignore_adverts`, so it
+/// never yields: keepalived's owner-conflict rule makes .5 drop to 254 once
+/// the conflict window (its two own adverts + 1.2 × the longest interval) has
+/// passed, leaving one master; when the rogue stops, .5 takes over at 255.
+#[test]
+fn owner_vs_rogue_owner_that_never_yields() {
+    let mut sim = Sim::new(23);
+    let one = sim.add_node("one");
+    let two = sim.add_node("two");
+    let mut c1 = inst("VI_1", 101, 255, "192.0.2.3", VIP);
+    c1.owner_ignore_adverts = true;
+    let c2 = inst("VI_1", 101, 255, "192.0.2.5", VIP);
+    sim.add_instance(one, c1);
+    sim.add_instance(two, c2);
+    sim.at(secs(0.0), Command::Start(one));
+    sim.at(secs(0.0), Command::Start(two));
+    sim.at(secs(30.0), Command::Stop(one));
+    sim.run_until(secs(40.0));
+
+    // Both become MASTER 1 µs after start and hear each other at once.
+    let start = Instant::from_micros(1);
+    assert_eq!(sim.first_time(two, State::Master), Some(start));
+    assert!(
+        sim.first_log(
+            two,
+            "CONFIGURATION ERROR: local instance and 192.0.2.3 are both configured as address owner, please resolve"
+        ) == Some(start)
+    );
+    let window = 2 * Duration::from_secs(1) + Duration::from_millis(1200);
+    let demoted = sim
+        .first_log(
+            two,
+            "192.0.2.3 is still advertising as address owner, please resolve - reducing our priority",
+        )
+        .unwrap();
+    assert!(demoted <= start + window, "{demoted:?}");
+    assert_eq!(
+        sim.first_time_after(two, State::Backup, start),
+        Some(demoted)
+    );
+
+    // After the window: exactly one master, the VIP on one node only, and it
+    // was never held by both for longer than the window.
+    for k in 4..30 {
+        assert_eq!(sim.masters_at(secs(k as f64), 101), [one], "t = {k} s");
+        assert_eq!(sim.holders_at(secs(k as f64), ip(VIP)), [one], "t = {k} s");
+    }
+    let overlap = sim.max_overlap_after(Instant::ZERO, ip(VIP));
+    assert!(overlap > Duration::ZERO && overlap <= window, "{overlap:?}");
+    // Demoted, node two is a silent BACKUP until the rogue goes away.
+    assert!(
+        !sim.adverts()
+            .iter()
+            .any(|a| a.node == two && a.t > demoted && a.t < secs(30.0))
+    );
+
+    // The rogue stops (priority 0): node two restores 255 and takes over.
+    let restored = sim
+        .first_log(
+            two,
+            "Restoring our priority to 255 since received advert with lower priority",
+        )
+        .unwrap();
+    assert_eq!(restored, secs(30.0));
+    assert_eq!(sim.masters_at(secs(35.0), 101), [two]);
+    assert!(
+        sim.adverts()
+            .iter()
+            .filter(|a| a.node == two && a.t > secs(30.0))
+            .all(|a| a.priority == 255)
+    );
 }
 
 #[test]

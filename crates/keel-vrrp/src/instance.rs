@@ -156,9 +156,24 @@ pub enum LogEvent {
         from: IpAddr,
         priority: u8,
     },
-    /// Two address owners: the one with the lower address yields.
+    /// Two address owners (both priority 255) heard each other. Logged by
+    /// the one with the lower address as it yields, and by the other when it
+    /// starts watching whether the rogue owner backs off.
     OwnerConflict {
         from: IpAddr,
+    },
+    /// The rogue owner kept advertising through the conflict window: this
+    /// owner lowers itself to 254 so the normal election settles it.
+    OwnerStillAdvertising {
+        from: IpAddr,
+    },
+    /// The conflict window closed without another advert from the rogue owner.
+    RogueOwnerStopped,
+    /// A demoted owner is back at 255.
+    OwnerPriorityRestored {
+        /// `true`: it became MASTER (the other owner is gone); `false`: a
+        /// BACKUP heard a lower priority or another master.
+        disappeared: bool,
     },
     /// A BACKUP ignores a lower priority so that its Master_Down timer expires.
     LowerPrioDiscarded {
@@ -235,7 +250,23 @@ impl fmt::Display for LogEvent {
             ),
             LogEvent::OwnerConflict { from } => write!(
                 f,
-                "address owner conflict: {from} also has priority 255 and a higher address - check the configuration"
+                "CONFIGURATION ERROR: local instance and {from} are both configured as address owner, please resolve"
+            ),
+            LogEvent::OwnerStillAdvertising { from } => write!(
+                f,
+                "{from} is still advertising as address owner, please resolve - reducing our priority"
+            ),
+            LogEvent::RogueOwnerStopped => {
+                f.write_str("rogue address owner appears to have stopped advertising")
+            }
+            LogEvent::OwnerPriorityRestored { disappeared } => write!(
+                f,
+                "Restoring our priority to {OWNER_PRIORITY} since {}",
+                if *disappeared {
+                    "other address owner has disappeared"
+                } else {
+                    "received advert with lower priority"
+                }
             ),
             LogEvent::LowerPrioDiscarded { from, priority } => {
                 write!(
@@ -346,6 +377,16 @@ pub struct Instance {
     /// Last accepted master (BACKUP) and its priority.
     master_ip: Option<IpAddr>,
     master_priority: Option<u8>,
+    /// Owner-vs-owner conflict (keepalived's rogue owner handling): own
+    /// periodic adverts still to send before the watch window opens.
+    rogue_adverts_left: u8,
+    /// End of the watch window: a rogue owner advert heard before it means
+    /// the rogue does not back off, so this owner does.
+    rogue_until: Option<Instant>,
+    /// Interval the rogue owner advertises with.
+    rogue_adver_int: Duration,
+    /// An owner lowered to 254 by a conflict it could not otherwise settle.
+    owner_demoted: bool,
     actions: VecDeque<Action>,
     scratch: Vec<GarpBurst>,
 }
@@ -374,6 +415,10 @@ impl Instance {
             preempt_until: None,
             master_ip: None,
             master_priority: None,
+            rogue_adverts_left: 0,
+            rogue_until: None,
+            rogue_adver_int: Duration::ZERO,
+            owner_demoted: false,
             actions: VecDeque::new(),
             scratch: Vec::new(),
         }
@@ -427,6 +472,12 @@ impl Instance {
         self.master_ip
     }
 
+    /// Whether this address owner runs at 254 because another owner kept
+    /// advertising 255 (see [`LogEvent::OwnerStillAdvertising`]).
+    pub fn owner_demoted(&self) -> bool {
+        self.owner_demoted
+    }
+
     pub fn tracking(&self) -> &Tracking {
         &self.tracking
     }
@@ -441,10 +492,10 @@ impl Instance {
         match self.state {
             State::Init => self.down_timer,
             State::Backup => self.down_timer,
-            State::Master => match (self.advert_timer, self.garp.next()) {
-                (Some(a), Some(g)) => Some(a.min(g)),
-                (a, g) => a.or(g),
-            },
+            State::Master => [self.advert_timer, self.garp.next(), self.rogue_until]
+                .into_iter()
+                .flatten()
+                .min(),
             State::Fault | State::Stop | State::Deleted => None,
         }
     }
@@ -487,6 +538,10 @@ impl Instance {
                 let p = p.max(1);
                 if p != self.base_priority {
                     self.base_priority = p;
+                    if p != OWNER_PRIORITY {
+                        self.owner_demoted = false;
+                        self.clear_rogue();
+                    }
                     self.priority_or_fault_changed(now);
                 }
             }
@@ -519,9 +574,11 @@ impl Instance {
                     self.push_garp(b);
                 }
                 self.scratch = bursts;
+                self.expire_rogue_window(now);
                 if self.advert_timer.is_some_and(|t| t <= now) {
                     self.send_advert(self.effective_priority);
                     self.advert_timer = Some(now + self.cfg.advert_interval);
+                    self.count_rogue_advert(now);
                 }
             }
             State::Fault | State::Stop | State::Deleted => {}
@@ -622,9 +679,16 @@ impl Instance {
         self.master_ip = None;
         self.master_priority = None;
         self.master_adver_int = self.cfg.advert_interval;
+        self.clear_rogue();
         self.push_log(LogEvent::TransitionToMaster);
         self.push_log(LogEvent::EnteringMaster);
         self.set_state(State::Master);
+        // A demoted owner only gets here once the other owner stopped
+        // advertising. keepalived restores 255 after its first advert; doing
+        // it before means that advert already carries the owner's priority.
+        if self.owner_demoted {
+            self.restore_owner_priority(true);
+        }
         // Advert first so that the old master drops the VIPs before we announce them.
         self.send_advert(self.effective_priority);
         self.advert_timer = Some(now + self.cfg.advert_interval);
@@ -638,6 +702,7 @@ impl Instance {
 
     /// MASTER → BACKUP on a better advert (or a sync-group pull).
     fn master_to_backup(&mut self, now: Instant) {
+        self.clear_rogue();
         self.advert_timer = None;
         self.garp.clear();
         self.push_log(LogEvent::EnteringBackup { init: false });
@@ -662,6 +727,7 @@ impl Instance {
         }
         self.down_timer = None;
         self.advert_timer = None;
+        self.clear_rogue();
         self.garp.clear();
         self.wants_master = false;
         self.preempt_until = None;
@@ -691,6 +757,7 @@ impl Instance {
         self.set_state(terminal);
         self.down_timer = None;
         self.advert_timer = None;
+        self.clear_rogue();
         self.garp.clear();
         self.wants_master = false;
         self.notify_state();
@@ -724,8 +791,69 @@ impl Instance {
         }
     }
 
+    /// Priority from the configuration and the trackers, unless an owner
+    /// conflict lowered it.
+    fn computed_priority(&self) -> u8 {
+        if self.owner_demoted && self.base_priority == OWNER_PRIORITY {
+            OWNER_PRIORITY - 1
+        } else {
+            self.tracking.effective_priority(self.base_priority)
+        }
+    }
+
+    fn clear_rogue(&mut self) {
+        self.rogue_adverts_left = 0;
+        self.rogue_until = None;
+    }
+
+    /// keepalived counts the owner's own periodic adverts after the first
+    /// conflicting one; after the second, the watch window opens for a bit
+    /// more (1.2×) than the longer of the two advert intervals.
+    fn count_rogue_advert(&mut self, now: Instant) {
+        if self.base_priority != OWNER_PRIORITY || self.rogue_adverts_left == 0 {
+            return;
+        }
+        self.rogue_adverts_left -= 1;
+        if self.rogue_adverts_left == 0 {
+            let longest = self.rogue_adver_int.max(self.cfg.advert_interval);
+            self.rogue_until = Some(now + longest * 6 / 5);
+        }
+    }
+
+    fn expire_rogue_window(&mut self, now: Instant) {
+        if self.rogue_until.is_some_and(|t| t <= now) {
+            self.rogue_until = None;
+            self.push_log(LogEvent::RogueOwnerStopped);
+        }
+    }
+
+    fn restore_owner_priority(&mut self, disappeared: bool) {
+        self.owner_demoted = false;
+        self.effective_priority = self.computed_priority();
+        self.push_log(LogEvent::OwnerPriorityRestored { disappeared });
+    }
+
+    /// A MASTER owner heard another owner with a lower address (which should
+    /// yield, as we would in its place).
+    fn rogue_owner_advert(&mut self, adv: &RxAdvert) {
+        if self.rogue_until.is_some() {
+            // The rogue saw at least two of our adverts and still claims the
+            // addresses: back off so the ordinary election picks one master.
+            self.push_log(LogEvent::OwnerStillAdvertising { from: adv.src });
+            self.rogue_until = None;
+            self.owner_demoted = true;
+            self.effective_priority = self.computed_priority();
+        } else {
+            self.rogue_adver_int = adv.adver_int;
+            if self.rogue_adverts_left == 0 {
+                self.push_log(LogEvent::OwnerConflict { from: adv.src });
+                self.rogue_adverts_left = 2;
+            }
+        }
+    }
+
     fn priority_or_fault_changed(&mut self, now: Instant) {
-        let new = self.tracking.effective_priority(self.base_priority);
+        let new = self.computed_priority();
         let old = self.effective_priority;
         if new != old {
             self.effective_priority = new;
@@ -803,6 +931,11 @@ impl Instance {
         if self.cfg.owner_ignore_adverts && self.base_priority == OWNER_PRIORITY {
             return;
         }
+        if self.owner_demoted && (self.master_ip != Some(adv.src) || adv.priority != OWNER_PRIORITY)
+        {
+            // The owner that made us back off is no longer the one advertising 255.
+            self.restore_owner_priority(false);
+        }
         if adv.priority == 0 {
             // RFC 5798 §6.4.2: Master_Down_Timer = Skew_Time.
             self.push_log(LogEvent::BackupRxPriorityZero);
@@ -848,11 +981,18 @@ impl Instance {
     }
 
     fn master_rx(&mut self, now: Instant, adv: RxAdvert) {
+        self.expire_rogue_window(now);
         if self.v2_interval_mismatch(&adv) {
             return;
         }
         if self.cfg.owner_ignore_adverts && self.base_priority == OWNER_PRIORITY {
             return;
+        }
+        if adv.priority == OWNER_PRIORITY
+            && self.effective_priority == OWNER_PRIORITY
+            && adv.src < self.cfg.primary_ip
+        {
+            self.rogue_owner_advert(&adv);
         }
         let ours = self.effective_priority;
         if adv.priority == 0 {

@@ -413,6 +413,215 @@ fn keepalived_owner_vs_owner_lower_address_yields() {
     );
 }
 
+// keepalived's second half of the owner-vs-owner rule (vrrp_state_master_rx /
+// vrrp_state_master_tx): the owner with the higher address stays MASTER but
+// watches the rogue; RFC 5798 §6.4.3 alone would leave two masters if the
+// rogue never yields.
+
+/// Owner 192.0.2.2 (VRRPv2, 1 s), MASTER since t = 1 µs.
+fn owner_master() -> (Instance, Instant) {
+    master(cfg(255, "192.0.2.2"))
+}
+
+fn run_adverts(i: &mut Instance, n: usize) -> (Vec<Action>, Instant) {
+    let mut all = Vec::new();
+    let mut at = t(0);
+    for _ in 0..n {
+        at = i.poll_timeout().unwrap();
+        i.handle_timeout(at);
+        all.extend(drain(i));
+    }
+    (all, at)
+}
+
+#[test]
+fn keepalived_owner_vs_owner_higher_address_logs_conflict_once_and_stays_master() {
+    let (mut i, at) = owner_master();
+    i.handle(at, adv("192.0.2.1", 255, 100));
+    let a = drain(&mut i);
+    assert_eq!(i.state(), State::Master);
+    assert_eq!(
+        logs(&a)[0],
+        "CONFIGURATION ERROR: local instance and 192.0.2.1 are both configured as address owner, please resolve"
+    );
+    // Before two of our own adverts went out, further rogue adverts are only noted.
+    i.handle(at + Duration::from_millis(500), adv("192.0.2.1", 255, 100));
+    let a = drain(&mut i);
+    assert!(!logs(&a).iter().any(|l| l.contains("CONFIGURATION ERROR")));
+    let (_, first) = run_adverts(&mut i, 1);
+    i.handle(
+        first + Duration::from_millis(500),
+        adv("192.0.2.1", 255, 100),
+    );
+    drain(&mut i);
+    assert_eq!(i.state(), State::Master);
+    assert_eq!(i.effective_priority(), 255);
+    assert!(!i.owner_demoted());
+}
+
+#[test]
+fn keepalived_owner_vs_owner_rogue_still_advertising_demotes_to_254() {
+    let (mut i, at) = owner_master();
+    i.handle(at, adv("192.0.2.1", 255, 100));
+    drain(&mut i);
+    let (a, second) = run_adverts(&mut i, 2);
+    assert_eq!(adverts(&a), [255, 255]);
+    // The watch window is open (1.2 × 1 s after our second advert).
+    i.handle(
+        second + Duration::from_millis(1100),
+        adv("192.0.2.1", 255, 100),
+    );
+    let a = drain(&mut i);
+    let l = logs(&a);
+    assert_eq!(
+        l[0],
+        "192.0.2.1 is still advertising as address owner, please resolve - reducing our priority"
+    );
+    assert_eq!(i.state(), State::Backup);
+    assert_eq!(i.effective_priority(), 254);
+    assert!(i.owner_demoted());
+    assert_eq!(i.master_ip(), Some(ip("192.0.2.1")));
+    assert!(a.iter().any(|x| matches!(x, Action::RemoveVips(_))));
+    // The rogue keeps advertising 255: we stay a demoted BACKUP.
+    let later = second + Duration::from_millis(2100);
+    i.handle(later, adv("192.0.2.1", 255, 100));
+    assert!(logs(&drain(&mut i)).is_empty());
+    assert_eq!(i.effective_priority(), 254);
+    assert_eq!(
+        i.master_down_interval(),
+        master_down_interval(3, 254, Duration::from_secs(1))
+    );
+}
+
+#[test]
+fn keepalived_owner_vs_owner_window_is_1_2_times_longest_interval() {
+    // VRRPv3 so that an advert with another interval is not dropped (RFC 5798 §6.4.3).
+    let mut c = cfg(255, "192.0.2.2");
+    c.version = Version::V3;
+    let (mut i, at) = master(c);
+    i.handle(at, adv("192.0.2.1", 255, 200));
+    drain(&mut i);
+    let (_, second) = run_adverts(&mut i, 2);
+    assert_eq!(i.poll_timeout(), Some(second + Duration::from_secs(1)));
+    // Next poll is our advert; the window itself runs 1.2 × 2 s.
+    let (_, third) = run_adverts(&mut i, 1);
+    assert_eq!(third, second + Duration::from_secs(1));
+    i.handle(
+        second + Duration::from_millis(2399),
+        adv("192.0.2.1", 255, 200),
+    );
+    drain(&mut i);
+    assert_eq!(i.effective_priority(), 254);
+    assert_eq!(i.state(), State::Backup);
+}
+
+#[test]
+fn keepalived_owner_vs_owner_rogue_that_backs_off_ends_the_watch() {
+    let (mut i, at) = owner_master();
+    i.handle(at, adv("192.0.2.1", 255, 100));
+    drain(&mut i);
+    let (_, second) = run_adverts(&mut i, 2);
+    // No advert from the rogue during the window.
+    let end = second + Duration::from_millis(1200);
+    let mut l = Vec::new();
+    while i.poll_timeout().unwrap() <= end {
+        let at = i.poll_timeout().unwrap();
+        i.handle_timeout(at);
+        l.extend(logs(&drain(&mut i)));
+    }
+    assert!(
+        l.contains(&"rogue address owner appears to have stopped advertising".to_string()),
+        "{l:?}"
+    );
+    // A later rogue advert starts a new watch instead of demoting at once.
+    i.handle(end + Duration::from_millis(10), adv("192.0.2.1", 255, 100));
+    let l = logs(&drain(&mut i));
+    assert!(l[0].starts_with("CONFIGURATION ERROR"), "{l:?}");
+    assert_eq!(i.state(), State::Master);
+    assert_eq!(i.effective_priority(), 255);
+}
+
+fn demoted_backup() -> (Instance, Instant) {
+    let (mut i, at) = owner_master();
+    i.handle(at, adv("192.0.2.1", 255, 100));
+    drain(&mut i);
+    let (_, second) = run_adverts(&mut i, 2);
+    let now = second + Duration::from_millis(100);
+    i.handle(now, adv("192.0.2.1", 255, 100));
+    drain(&mut i);
+    assert!(i.owner_demoted());
+    (i, now)
+}
+
+#[test]
+fn keepalived_demoted_owner_restores_255_when_rogue_disappears() {
+    let (mut i, _) = demoted_backup();
+    // The rogue goes silent: Master_Down expires and we take over at 255.
+    let at = i.poll_timeout().unwrap();
+    i.handle_timeout(at);
+    let a = drain(&mut i);
+    assert_eq!(i.state(), State::Master);
+    assert!(
+        logs(&a).contains(
+            &"Restoring our priority to 255 since other address owner has disappeared".to_string()
+        ),
+        "{a:?}"
+    );
+    assert_eq!(adverts(&a), [255]);
+    assert_eq!(i.effective_priority(), 255);
+    assert!(!i.owner_demoted());
+}
+
+#[test]
+fn keepalived_demoted_owner_restores_255_on_lower_priority_advert() {
+    let (mut i, now) = demoted_backup();
+    // The rogue stops (priority 0): restored first, then RFC 5798 §6.4.2 skew.
+    let now = now + Duration::from_millis(500);
+    i.handle(now, adv("192.0.2.1", 0, 100));
+    let l = logs(&drain(&mut i));
+    assert_eq!(
+        l[0],
+        "Restoring our priority to 255 since received advert with lower priority"
+    );
+    assert_eq!(i.effective_priority(), 255);
+    assert_eq!(
+        i.poll_timeout(),
+        Some(now + skew_time(255, Duration::from_secs(1)))
+    );
+}
+
+#[test]
+fn keepalived_demoted_owner_restores_255_on_master_change() {
+    let (mut i, now) = demoted_backup();
+    i.handle(now + Duration::from_millis(500), adv("192.0.2.9", 255, 100));
+    let l = logs(&drain(&mut i));
+    assert_eq!(
+        l[0],
+        "Restoring our priority to 255 since received advert with lower priority"
+    );
+    assert_eq!(i.effective_priority(), 255);
+}
+
+#[test]
+fn keepalived_owner_ignore_adverts_never_demotes() {
+    let mut c = cfg(255, "192.0.2.2");
+    c.owner_ignore_adverts = true;
+    let (mut i, at) = master(c);
+    let mut l = Vec::new();
+    for k in 0..10u64 {
+        let now = at + Duration::from_millis(k * 500);
+        while i.poll_timeout().unwrap() <= now {
+            let due = i.poll_timeout().unwrap();
+            i.handle_timeout(due);
+        }
+        i.handle(now, adv("192.0.2.1", 255, 100));
+        l.extend(logs(&drain(&mut i)));
+    }
+    assert!(l.is_empty(), "{l:?}");
+    assert_eq!(i.state(), State::Master);
+    assert_eq!(i.effective_priority(), 255);
+}
+
 #[test]
 fn keepalived_interface_down_faults_master_with_priority_zero() {
     let (mut i, at) = master(cfg(100, "192.0.2.1"));
