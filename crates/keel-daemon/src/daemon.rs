@@ -159,6 +159,12 @@ pub fn run(opts: DaemonOptions) -> Result<i32, DaemonError> {
         tracing::info!("VRRP subsystem disabled (-C)");
     }
 
+    // Every running script holds a stderr pipe and the runtime more
+    // descriptors per child; hundreds at once would hit the usual soft limit.
+    match keel_linux::raise_nofile_limit() {
+        Ok(n) => tracing::debug!("RLIMIT_NOFILE {n}"),
+        Err(e) => tracing::warn!("cannot raise the open file limit: {e}"),
+    }
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -503,6 +509,7 @@ async fn services(opts: DaemonOptions, cfg: Arc<Config>, run_vrrp: bool) -> i32 
                 }
                 Sig::Data => { let _ = engine.send(EngineMsg::DumpData(PathBuf::from(DATA_FILE))); }
                 Sig::Stats => { let _ = engine.send(EngineMsg::DumpStats(PathBuf::from(STATS_FILE))); }
+                Sig::CpuOverrun => vrrp::priority::demote_after_overrun(),
             },
         }
     }
@@ -581,6 +588,8 @@ enum Sig {
     Reload,
     Data,
     Stats,
+    /// SIGXCPU: the real-time VRRP thread ran past RLIMIT_RTTIME.
+    CpuOverrun,
 }
 
 struct Signals {
@@ -589,6 +598,7 @@ struct Signals {
     hup: tokio::signal::unix::Signal,
     usr1: tokio::signal::unix::Signal,
     usr2: tokio::signal::unix::Signal,
+    xcpu: tokio::signal::unix::Signal,
 }
 
 impl Signals {
@@ -599,6 +609,11 @@ impl Signals {
             hup: signal(SignalKind::hangup())?,
             usr1: signal(SignalKind::user_defined1())?,
             usr2: signal(SignalKind::user_defined2())?,
+            // Caught, SIGXCPU no longer kills the daemon: the overrunning
+            // thread is demoted instead.
+            xcpu: signal(SignalKind::from_raw(
+                nix::sys::signal::Signal::SIGXCPU as i32,
+            ))?,
         })
     }
 
@@ -609,6 +624,7 @@ impl Signals {
             _ = self.hup.recv() => Sig::Reload,
             _ = self.usr1.recv() => Sig::Data,
             _ = self.usr2.recv() => Sig::Stats,
+            _ = self.xcpu.recv() => Sig::CpuOverrun,
         }
     }
 }

@@ -30,7 +30,12 @@ use tokio::sync::Semaphore;
 pub const DEFAULT_SCRIPT_USER: &str = "keepalived_script";
 
 /// Default cap on scripts running at the same time in one [`ScriptRunner`].
-pub const DEFAULT_MAX_CONCURRENT: usize = 32;
+///
+/// keepalived has no cap at all; a configuration with 200 one-second
+/// `vrrp_script`s that each run for a second needs 200 at once, and 32 made
+/// keel run fewer checks than asked. The cap only guards against a fork
+/// storm; the daemon raises RLIMIT_NOFILE to its hard limit for the pipes.
+pub const DEFAULT_MAX_CONCURRENT: usize = 1024;
 
 /// Bytes of stderr kept to find its first line; the rest is read and dropped
 /// so that a chatty script never blocks on a full pipe.

@@ -30,6 +30,7 @@ use tokio::task::JoinHandle;
 
 use crate::mapping::{self, HostInfo, InstancePlan, TrackSource};
 
+pub mod priority;
 mod vmac;
 
 /// Requests to the VRRP runtime.
@@ -93,8 +94,9 @@ pub fn spawn(
                     return;
                 }
             };
+            let prio = priority::ThreadPriority::from_config(&cfg.global_defs);
             rt.block_on(async move {
-                match Runtime::start(&cfg, to_services).await {
+                match Runtime::start(&cfg, to_services, prio).await {
                     Ok(mut r) => r.run(rx).await,
                     Err(e) => tracing::error!("VRRP runtime cannot start: {e}"),
                 }
@@ -241,6 +243,7 @@ struct Runtime {
     orphan_drops: HashMap<&'static str, u64>,
     releasing: bool,
     vmacs: vmac::Vmacs,
+    priority: priority::ThreadPriority,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -270,6 +273,7 @@ impl Runtime {
     async fn start(
         cfg: &Config,
         svc: mpsc::UnboundedSender<ServiceMsg>,
+        priority: priority::ThreadPriority,
     ) -> Result<Runtime, RuntimeError> {
         let nl = Netlink::new()?;
         let monitor = match NetlinkMonitor::new().await {
@@ -296,12 +300,28 @@ impl Runtime {
             orphan_drops: HashMap::new(),
             releasing: true,
             vmacs: vmac::Vmacs::default(),
+            priority,
         };
         let plans = rt.plan(cfg).await;
         let n = plans.len();
         rt.add_units(cfg, plans).await;
+        // Start-up may well run longer than RLIMIT_RTTIME without blocking;
+        // real-time scheduling is for the steady state.
+        rt.raise_priority();
         let _ = rt.svc.send(ServiceMsg::Started { instances: n });
         Ok(rt)
+    }
+
+    fn raise_priority(&self) {
+        match self.priority.apply() {
+            priority::Applied::Realtime { priority, nice } => tracing::info!(
+                "VRRP thread: SCHED_RR priority {priority}, RLIMIT_RTTIME {} us{}",
+                self.priority.rlimit_rttime.as_micros(),
+                nice.map(|n| format!(", nice {n}")).unwrap_or_default()
+            ),
+            priority::Applied::Nice(n) => tracing::info!("VRRP thread: nice {n}"),
+            priority::Applied::Unchanged => {}
+        }
     }
 
     fn now(&self) -> EngineInstant {
@@ -551,6 +571,17 @@ impl Runtime {
     }
 
     async fn run(&mut self, mut ctl: mpsc::UnboundedReceiver<EngineMsg>) {
+        // tokio's timers round up to the next millisecond tick and the
+        // engine re-arms Adver_Timer from the moment it is woken, so with
+        // them every advert interval came out 1-2 ms long. A timerfd wakes
+        // within microseconds of the deadline.
+        let mut precise = match keel_linux::PreciseTimer::new() {
+            Ok(t) => Some(t),
+            Err(e) => {
+                tracing::warn!("precise timer unavailable, adverts may be up to 2 ms late: {e}");
+                None
+            }
+        };
         loop {
             let deadline = self
                 .units
@@ -558,15 +589,20 @@ impl Runtime {
                 .flatten()
                 .filter_map(Unit::poll_timeout)
                 .min();
-            let sleep_until = deadline.map(|t| {
-                tokio::time::Instant::from_std(self.epoch + Duration::from_micros(t.as_micros()))
-            });
+            let sleep_until = deadline.map(|t| self.epoch + Duration::from_micros(t.as_micros()));
             tokio::select! {
                 biased;
                 _ = async {
-                    match sleep_until {
-                        Some(t) => tokio::time::sleep_until(t).await,
-                        None => std::future::pending().await,
+                    match (sleep_until, precise.as_mut()) {
+                        (Some(t), Some(timer)) => {
+                            if let Err(e) = timer.sleep_until(t).await {
+                                tracing::warn!("precise timer failed, using tokio's: {e}");
+                                precise = None;
+                                tokio::time::sleep_until(t.into()).await;
+                            }
+                        }
+                        (Some(t), None) => tokio::time::sleep_until(t.into()).await,
+                        (None, _) => std::future::pending().await,
                     }
                 } => {
                     let now = self.now();
@@ -709,7 +745,12 @@ impl Runtime {
                     self.drain_unit(u).await;
                 }
             }
-            EngineMsg::Reload(cfg) => self.reload(&cfg).await,
+            EngineMsg::Reload(cfg) => {
+                priority::relax_current_thread();
+                self.priority = priority::ThreadPriority::from_config(&cfg.global_defs);
+                self.reload(&cfg).await;
+                self.raise_priority();
+            }
             EngineMsg::DumpData(path) => self.write_file(path, self.dump_data()),
             EngineMsg::DumpStats(path) => self.write_file(path, self.dump_stats()),
             EngineMsg::Shutdown { .. } => {}

@@ -222,3 +222,29 @@ async fn stdout_is_discarded_and_does_not_block() {
         .await;
     assert!(o.success(), "{o:?}");
 }
+
+/// keepalived runs every due script at once; 200 one-second `vrrp_script`s
+/// with `interval 1` need 200 concurrent children. With a cap of 32 these
+/// would take at least seven rounds (7 s).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn default_runner_runs_two_hundred_scripts_at_once() {
+    let script = Script::parse("sleep 1").unwrap();
+    let opts = RunOptions {
+        credentials: None,
+        timeout: Some(Duration::from_secs(30)),
+    };
+    let r = ScriptRunner::default();
+    let start = Instant::now();
+    let runs: Vec<_> = (0..200)
+        .map(|_| {
+            let (r, s, o) = (r.clone(), script.clone(), opts.clone());
+            tokio::spawn(async move { r.run(&s, &[], &o).await })
+        })
+        .collect();
+    for h in runs {
+        let o = h.await.unwrap();
+        assert!(o.success(), "{o:?}");
+    }
+    let took = start.elapsed();
+    assert!(took < Duration::from_secs(4), "200 scripts took {took:?}");
+}
