@@ -37,16 +37,26 @@ impl Backend for NftBackend {
 
     /// Replaces keel's tables with `desired` in one transaction; the change
     /// list is not needed (nftables swaps the whole content atomically).
-    /// Connections already tracked keep their server, and persistence
-    /// entries survive unless the service's persistence settings changed or
-    /// the destination lost its weight.
+    /// Connections already tracked keep their server (DR rr/wrr flows
+    /// unless their server was removed), and persistence entries survive
+    /// unless the service's persistence settings changed or the destination
+    /// lost its weight.
     fn apply(&mut self, desired: &Table, _changes: &[Change]) -> Result<(), BackendError> {
-        let existing = match self.nft.list_table_json("inet", &self.options.table)? {
-            Some(json) => Some(existing_objects(&json)?),
-            None => None,
+        let existing = |family: &str| -> Result<_, BackendError> {
+            // Terse: only the names matter, not the (possibly many)
+            // entries of the sets the packet path fills.
+            match self
+                .nft
+                .list_table_json_terse(family, &self.options.table)?
+            {
+                Some(json) => Ok(Some(existing_objects(&json)?)),
+                None => Ok(None),
+            }
         };
-        let script =
-            render_update(desired, &self.options, existing.as_ref()).map_err(render_error)?;
+        let inet = existing("inet")?;
+        let netdev = existing("netdev")?;
+        let script = render_update(desired, &self.options, inet.as_ref(), netdev.as_ref())
+            .map_err(render_error)?;
         self.nft.run_script(&script)
     }
 

@@ -96,7 +96,21 @@ impl Nft {
         family: &str,
         name: &str,
     ) -> Result<Option<String>, BackendError> {
-        let (mut cmd, text) = self.command(&["-j", "list", "table", family, name]);
+        self.list_json(&["-j", "list", "table", family, name])
+    }
+
+    /// Like [`Nft::list_table_json`] without the elements of sets and maps
+    /// (`nft -t`).
+    pub fn list_table_json_terse(
+        &self,
+        family: &str,
+        name: &str,
+    ) -> Result<Option<String>, BackendError> {
+        self.list_json(&["-t", "-j", "list", "table", family, name])
+    }
+
+    fn list_json(&self, args: &[&str]) -> Result<Option<String>, BackendError> {
+        let (mut cmd, text) = self.command(args);
         let out = cmd
             .stdin(Stdio::null())
             .output()

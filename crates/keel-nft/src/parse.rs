@@ -254,7 +254,20 @@ fn target(chain: &str, rules: &Rules) -> Result<Target, BackendError> {
     )))
 }
 
-/// Every `goto` target of a chain's rules, verdict maps included.
+/// Whether a rule matches against a named set (`… @set goto …`): a DR flow
+/// lookup, which leads established flows to their server whatever its
+/// weight, so it says nothing about scheduling.
+fn looks_up_a_set(exprs: &[Value]) -> bool {
+    exprs.iter().any(|e| {
+        e.get("match")
+            .and_then(|m| m.get("right"))
+            .and_then(Value::as_str)
+            .is_some_and(|r| r.starts_with('@'))
+    })
+}
+
+/// Every `goto` target of a chain's scheduling rules, verdict maps
+/// included.
 fn scheduled_targets(rules: &Rules) -> BTreeSet<String> {
     fn walk(v: &Value, out: &mut BTreeSet<String>) {
         match v {
@@ -273,7 +286,7 @@ fn scheduled_targets(rules: &Rules) -> BTreeSet<String> {
         }
     }
     let mut out = BTreeSet::new();
-    for (_, exprs) in rules {
+    for (_, exprs) in rules.iter().filter(|(_, e)| !looks_up_a_set(e)) {
         for e in exprs {
             walk(e, &mut out);
         }

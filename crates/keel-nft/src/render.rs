@@ -15,12 +15,19 @@
 //!   device dispatches the same way, the service chain hashes the flow into
 //!   a consistent slot table, and the real-server chain does `fwd ip to RS
 //!   device DEV`, which keeps the IP header (destination still the VIP) and
-//!   lets the kernel's neighbour table supply the server's MAC.
+//!   lets the kernel's neighbour table supply the server's MAC. There is
+//!   no conntrack at ingress, so rr/wrr services keep their own flow table:
+//!   a set per real server (`vs-…/flows-…`) of `saddr . sport` that the
+//!   real-server chain refreshes on every packet. Known flows go back to
+//!   their server, a TCP SYN of a new one takes the next turn of a `numgen`
+//!   rotation, anything else falls back to the slot table.
 //!
 //! Each `vs-` chain starts with a commented counter rule recording what
 //! cannot be read back from the rules themselves (scheduler, persistence);
 //! each `rs-` chain starts with one recording the destination and weight.
-//! [`crate::parse`] reads them back and cross-checks them with the rules.
+//! [`crate::parse`] reads them back and cross-checks them with the rules
+//! that schedule (not the flow-set lookups, which also lead to quiescent
+//! servers).
 
 use keel_lvs::{
     Capabilities, DestKey, Destination, Family, Method, MethodKind, Persistence, Protocol,
@@ -140,7 +147,7 @@ pub(crate) fn service_method(svc: &VirtualService) -> MethodKind {
         .unwrap_or(MethodKind::Nat)
 }
 
-/// Names of the objects in keel's current `inet` table, as listed by
+/// Names of the objects in one of keel's current tables, as listed by
 /// [`crate::existing_objects`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Existing {
@@ -152,48 +159,65 @@ pub struct Existing {
 /// Renders `table` as an nft script that replaces keel's tables with
 /// exactly this content in one transaction. Pure: same input, same text.
 pub fn render(table: &Table, opts: &Options) -> Result<String, RenderError> {
-    render_update(table, opts, None)
+    render_update(table, opts, None, None)
 }
 
-/// Like [`render`], but when keel's `inet` table already holds `existing`,
-/// the script empties and rebuilds it instead of deleting it, so that the
-/// persistence sets of services whose persistence settings did not change
-/// keep their clients (IPVS keeps its persistence templates across table
-/// edits too).
+/// Like [`render`], but when keel's tables already exist (`inet` holding
+/// `inet`, `netdev` holding `netdev`, as listed by
+/// [`crate::existing_objects`]), the script empties and rebuilds them
+/// instead of deleting them, so that the sets the kernel fills from the
+/// packet path keep their entries: persistence sets of services whose
+/// persistence settings did not change keep their clients (IPVS keeps its
+/// persistence templates across table edits too), and the flow sets of DR
+/// round-robin services keep every connection on its server unless that
+/// server was removed.
 pub fn render_update(
     table: &Table,
     opts: &Options,
-    existing: Option<&Existing>,
+    inet: Option<&Existing>,
+    netdev: Option<&Existing>,
 ) -> Result<String, RenderError> {
     validate(table, &capabilities())?;
     if opts.slots == 0 {
         return Err(RenderError::NoSlots);
     }
+    check_name("table name", &opts.table)?;
     let table = table.normalized();
     let (dr, nat): (Vec<&VirtualService>, Vec<&VirtualService>) = table
         .services
         .iter()
         .partition(|s| service_method(s) == MethodKind::Dr);
     let mut out = String::new();
-    match existing {
-        Some(ex) if !nat.is_empty() => {
-            check_name("table name", &opts.table)?;
-            let t = &opts.table;
-            let keep: BTreeSet<String> = wanted_affinity_sets(&nat);
-            let _ = writeln!(out, "table inet {t} {{}}\nflush table inet {t}");
-            // Verdict-map elements reference chains: maps go first.
-            for m in &ex.maps {
-                let _ = writeln!(out, "delete map inet {t} {m}");
-            }
-            for set in ex.sets.iter().filter(|s| !keep.contains(*s)) {
-                let _ = writeln!(out, "delete set inet {t} {set}");
-            }
-            for c in &ex.chains {
-                let _ = writeln!(out, "delete chain inet {t} {c}");
-            }
-            let _ = writeln!(out, "table netdev {t} {{}}\ndelete table netdev {t}");
+    let t = &opts.table;
+    for (family, existing, keep) in [
+        (
+            "inet",
+            inet.filter(|_| !nat.is_empty()),
+            wanted_affinity_sets(&nat),
+        ),
+        (
+            "netdev",
+            netdev.filter(|_| !dr.is_empty()),
+            wanted_flow_sets(&dr),
+        ),
+    ] {
+        let Some(ex) = existing else {
+            // `add` then `delete` in one transaction removes the table
+            // whether or not it existed, without failing.
+            let _ = writeln!(out, "table {family} {t} {{}}\ndelete table {family} {t}");
+            continue;
+        };
+        let _ = writeln!(out, "table {family} {t} {{}}\nflush table {family} {t}");
+        // Verdict-map elements reference chains: maps go first.
+        for m in &ex.maps {
+            let _ = writeln!(out, "delete map {family} {t} {m}");
         }
-        _ => out.push_str(&render_clear(&opts.table)?),
+        for set in ex.sets.iter().filter(|s| !keep.contains(*s)) {
+            let _ = writeln!(out, "delete set {family} {t} {set}");
+        }
+        for c in &ex.chains {
+            let _ = writeln!(out, "delete chain {family} {t} {c}");
+        }
     }
     if !nat.is_empty() {
         render_nat(&mut out, &nat, opts);
@@ -212,6 +236,57 @@ fn wanted_affinity_sets(services: &[&VirtualService]) -> BTreeSet<String> {
             for d in svc.schedulable() {
                 keep.insert(affinity_set(&chain, p, d.key()));
             }
+        }
+    }
+    keep
+}
+
+/// How long a DR flow stays pinned to its server after its last packet:
+/// IPVS's default timeouts of an established TCP connection and of a UDP
+/// one. Every packet refreshes it, so only idle flows outlive it (and then
+/// fall back to the slot table).
+fn flow_timeout(svc: &VirtualService) -> u32 {
+    match svc.key {
+        ServiceKey::Addr {
+            proto: Protocol::Udp,
+            ..
+        } => 300,
+        _ => 900,
+    }
+}
+
+/// Flows remembered per real server; past it new flows are still
+/// forwarded, by the slot table alone, so a SYN flood cannot grow the
+/// sets without bound.
+const FLOW_SET_SIZE: u32 = 65536;
+
+/// Whether a DR service pins each flow to the server the rotation gave its
+/// first packet. netdev ingress has no conntrack: without its own flow
+/// table rr/wrr could only hash flows, which spreads them but does not
+/// take turns. With persistence the client, not the flow, is the unit, and
+/// the hash already keeps it on one server.
+pub(crate) fn pins_flows(svc: &VirtualService) -> bool {
+    matches!(svc.scheduler, Scheduler::Rr | Scheduler::Wrr) && svc.persistence.is_none()
+}
+
+/// `<service chain>/flows-900s-192.0.2.11-80`: the flows pinned to one
+/// real server. The timeout is part of the name so that a set is only ever
+/// kept across updates with the definition it was created with.
+fn flow_set(svc: &VirtualService, d: DestKey) -> String {
+    format!(
+        "{}/flows-{}s-{}-{}",
+        service_chain(&svc.key),
+        flow_timeout(svc),
+        addr_name(d.addr),
+        d.port
+    )
+}
+
+fn wanted_flow_sets(services: &[&VirtualService]) -> BTreeSet<String> {
+    let mut keep = BTreeSet::new();
+    for svc in services.iter().filter(|s| pins_flows(s)) {
+        for d in &svc.destinations {
+            keep.insert(flow_set(svc, d.key()));
         }
     }
     keep
@@ -441,8 +516,9 @@ fn hash_key(svc: &VirtualService, family: Family, dr: bool) -> Option<String> {
     let with_port = match svc.scheduler {
         Scheduler::Dh => return Some(format!("{ip} daddr")),
         Scheduler::Sh { port, .. } => port,
-        // Stateless DR must keep every packet of a flow on one server, so
-        // rr/wrr/mh spread flows by hashing the full source there.
+        // Without conntrack every packet of a flow must reach the same
+        // server, so DR hashes the full source for mh, and for rr/wrr
+        // flows whose start it did not see.
         _ => dr,
     };
     if dr && let Some(p) = svc.persistence {
@@ -501,6 +577,35 @@ fn range_text(first: u32, last: u32) -> String {
     }
 }
 
+/// `numgen inc mod N vmap { … }`: strict rotation over `live` (weight >
+/// 0). IPVS's wrr order for weights 3:1 is A A A B: an interval map over a
+/// counter reproduces it, reduced by the weights' gcd; rr ignores weights.
+fn rotation(svc: &VirtualService, live: &[&Destination], chain: &str) -> String {
+    let weights: Vec<u32> = live
+        .iter()
+        .map(|d| {
+            if svc.scheduler == Scheduler::Rr {
+                1
+            } else {
+                d.weight
+            }
+        })
+        .collect();
+    let g = weights.iter().copied().fold(0, gcd).max(1);
+    let mut next = 0u32;
+    let mut entries = Vec::new();
+    for (d, w) in live.iter().zip(&weights) {
+        let n = w / g;
+        entries.push(format!(
+            "{} : goto {}",
+            range_text(next, next + n - 1),
+            dest_chain(chain, d.key())
+        ));
+        next += n;
+    }
+    format!("numgen inc mod {next} vmap {{ {} }}", entries.join(", "))
+}
+
 /// The rule choosing a real-server chain among `live` (weight > 0).
 fn schedule_rule(
     svc: &VirtualService,
@@ -511,34 +616,7 @@ fn schedule_rule(
 ) -> String {
     let target = |d: &Destination| format!("goto {}", dest_chain(chain, d.key()));
     if !dr && matches!(svc.scheduler, Scheduler::Rr | Scheduler::Wrr) {
-        // IPVS's wrr order for weights 3:1 is A A A B: an interval map over
-        // a counter reproduces it, reduced by the weights' gcd.
-        let weights: Vec<u32> = live
-            .iter()
-            .map(|d| {
-                if svc.scheduler == Scheduler::Rr {
-                    1
-                } else {
-                    d.weight
-                }
-            })
-            .collect();
-        let g = weights.iter().copied().fold(0, gcd).max(1);
-        let mut next = 0u32;
-        let mut entries = Vec::new();
-        for (d, w) in live.iter().zip(&weights) {
-            let n = w / g;
-            entries.push(format!(
-                "{} : {}",
-                range_text(next, next + n - 1),
-                target(d)
-            ));
-            next += n;
-        }
-        return format!(
-            "\t\tnumgen inc mod {next} vmap {{ {} }}\n",
-            entries.join(", ")
-        );
+        return format!("\t\t{}\n", rotation(svc, live, chain));
     }
     let owned: Vec<Destination> = live
         .iter()
@@ -734,6 +812,20 @@ fn render_dr(
     let maps = dispatch_maps(services, true);
     let _ = writeln!(out, "table netdev {} {{", opts.table);
     write_maps(out, &maps);
+    for svc in services.iter().filter(|s| pins_flows(s)) {
+        let ty = match svc.key.family() {
+            Family::Inet => "ipv4_addr",
+            Family::Inet6 => "ipv6_addr",
+        };
+        for d in &svc.destinations {
+            let _ = writeln!(
+                out,
+                "\tset {} {{\n\t\ttype {ty} . inet_service\n\t\tsize {FLOW_SET_SIZE}\n\t\tflags dynamic,timeout\n\t\ttimeout {}s\n\t}}",
+                flow_set(svc, d.key()),
+                flow_timeout(svc)
+            );
+        }
+    }
     for dev in devices.keys() {
         let _ = writeln!(
             out,
@@ -748,16 +840,60 @@ fn render_dr(
         let live = svc.schedulable();
         let _ = writeln!(out, "\tchain {chain} {{");
         let _ = writeln!(out, "\t\tcounter comment \"{}\"", service_comment(svc));
+        let pinned = pins_flows(svc);
+        let flow_key = format!("{} saddr . th sport", ip_kw(svc.key.family()));
+        if pinned {
+            // Known flows first, quiescent servers' too: like IPVS, weight
+            // 0 takes no new connections but keeps the ones it has.
+            for d in &svc.destinations {
+                let _ = writeln!(
+                    out,
+                    "\t\t{flow_key} @{} goto {}",
+                    flow_set(svc, d.key()),
+                    dest_chain(&chain, d.key())
+                );
+            }
+        }
         if live.is_empty() {
             // Nothing to forward to: the local stack answers (or resets).
             out.push_str("\t\taccept\n");
         } else {
+            let tcp = matches!(
+                svc.key,
+                ServiceKey::Addr {
+                    proto: Protocol::Tcp,
+                    ..
+                }
+            );
+            if pinned && tcp {
+                // Only a SYN starts a connection; a retransmitted one is
+                // already in its server's flow set. Packets of flows not
+                // seen start (older than the table, idle past the timeout,
+                // UDP and SCTP) take the slot table, which is the same on
+                // every director.
+                let _ = writeln!(
+                    out,
+                    "\t\ttcp flags & (syn | ack) == syn {}",
+                    rotation(svc, &live, &chain)
+                );
+            }
             out.push_str(&schedule_rule(svc, &live, &chain, opts, true));
         }
         out.push_str("\t}\n");
         for d in &svc.destinations {
             let _ = writeln!(out, "\tchain {} {{", dest_chain(&chain, d.key()));
             let _ = writeln!(out, "\t\tcounter comment \"{}\"", dest_comment(d));
+            if pinned {
+                // Whatever sent the packet here (rotation, slot table or
+                // the flow set), its flow now belongs to this server and
+                // stays for the flow timeout after its last packet. A full set
+                // fails this rule only; the packet is still forwarded.
+                let _ = writeln!(
+                    out,
+                    "\t\tupdate @{} {{ {flow_key} }}",
+                    flow_set(svc, d.key())
+                );
+            }
             if is_local(opts, d.addr) {
                 out.push_str("\t\taccept\n");
             } else {

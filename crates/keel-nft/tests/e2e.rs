@@ -345,6 +345,119 @@ fn dr_spreads_connections_and_servers_answer_from_the_vip() {
     }
 }
 
+#[test]
+fn dr_rr_alternates_strictly_between_two_servers() {
+    let l = dr_lab("nftdrrr", 2);
+    let mut b = director_backend(&l.director, dr_opts_eth0());
+    install(
+        &mut b,
+        &table(vec![service(tcp(DR_VIP, 80), Scheduler::Rr, dr_dests(2))]),
+    );
+    let got = names(&l.client, dr_vip(), 6);
+    assert_eq!(count(&got, "rs1"), 3, "{got:?}");
+    assert!(got.windows(2).all(|w| w[0] != w[1]), "{got:?}");
+}
+
+#[test]
+fn dr_wrr_3_to_1_follows_the_ipvs_order() {
+    let l = dr_lab("nftdrwrr", 2);
+    let mut b = director_backend(&l.director, dr_opts_eth0());
+    let mut dests = dr_dests(2);
+    dests[0].weight = 3;
+    install(
+        &mut b,
+        &table(vec![service(tcp(DR_VIP, 80), Scheduler::Wrr, dests)]),
+    );
+    let got = names(&l.client, dr_vip(), 8);
+    assert_eq!(
+        got,
+        ["rs1", "rs1", "rs1", "rs2", "rs1", "rs1", "rs1", "rs2"],
+        "{got:?}"
+    );
+}
+
+/// Opens `n` connections from `client` and keeps them open, with who
+/// answered each.
+fn open_conns(client: &Node, to: SocketAddr, n: usize) -> Vec<(TcpStream, String)> {
+    client
+        .run_in(move || {
+            (0..n)
+                .map(|_| {
+                    let c = TcpStream::connect_timeout(&to, TIMEOUT).unwrap();
+                    let name = greeting(&c);
+                    (c, name)
+                })
+                .collect()
+        })
+        .unwrap()
+}
+
+/// Who answers a line sent on an open connection; `None` when the
+/// connection broke (reset by a server that does not know it).
+fn ask(conn: &TcpStream) -> Option<String> {
+    let mut w = conn.try_clone().ok()?;
+    writeln!(w, "who?").ok()?;
+    conn.set_read_timeout(Some(TIMEOUT)).ok()?;
+    let mut line = String::new();
+    match BufReader::new(conn).read_line(&mut line) {
+        Ok(n) if n > 0 => Some(line.trim().to_string()),
+        _ => None,
+    }
+}
+
+#[test]
+fn dr_rr_established_connections_keep_their_server_while_others_open() {
+    let l = dr_lab("nftdrkeep", 2);
+    let mut b = director_backend(&l.director, dr_opts_eth0());
+    install(
+        &mut b,
+        &table(vec![service(tcp(DR_VIP, 80), Scheduler::Rr, dr_dests(2))]),
+    );
+    let first = open_conns(&l.client, dr_vip(), 1);
+    // Taking turns, the next connections alternate around the open one;
+    // every later packet of each still reaches the server of its SYN, not
+    // the one the slot table would pick.
+    let more = open_conns(&l.client, dr_vip(), 20);
+    let names: Vec<&str> = first.iter().chain(&more).map(|(_, n)| n.as_str()).collect();
+    assert!(names.windows(2).all(|w| w[0] != w[1]), "{names:?}");
+    for (i, (conn, name)) in first.iter().chain(&more).enumerate() {
+        for _ in 0..3 {
+            assert_eq!(ask(conn).as_deref(), Some(name.as_str()), "connection {i}");
+        }
+    }
+}
+
+#[test]
+fn dr_rr_removing_one_of_four_servers_moves_no_connection_of_the_others() {
+    let l = dr_lab("nftdrrrmove", 4);
+    let mut b = director_backend(&l.director, dr_opts_eth0());
+    install(
+        &mut b,
+        &table(vec![service(tcp(DR_VIP, 80), Scheduler::Rr, dr_dests(4))]),
+    );
+    let conns = open_conns(&l.client, dr_vip(), 40);
+    for rs in ["rs1", "rs2", "rs3", "rs4"] {
+        let n = conns.iter().filter(|(_, name)| name == rs).count();
+        assert_eq!(n, 10, "{rs}");
+    }
+    let mut three = dr_dests(4);
+    three.remove(2);
+    install(
+        &mut b,
+        &table(vec![service(tcp(DR_VIP, 80), Scheduler::Rr, three)]),
+    );
+    for (i, (conn, name)) in conns.iter().enumerate() {
+        if name != "rs3" {
+            assert_eq!(ask(conn).as_deref(), Some(name.as_str()), "connection {i}");
+        }
+    }
+    // New connections take turns among the three left.
+    let fresh = names(&l.client, dr_vip(), 6);
+    for rs in ["rs1", "rs2", "rs4"] {
+        assert_eq!(count(&fresh, rs), 2, "{fresh:?}");
+    }
+}
+
 /// Who answers a connection from each source port (closed with RST so the
 /// same ports can connect again at once).
 fn names_by_port(client: &Node, ports: std::ops::Range<u16>) -> Vec<String> {

@@ -148,7 +148,7 @@ fn update_script_keeps_wanted_affinity_sets_and_drops_the_rest() {
         .into(),
         maps: ["svc4"].map(String::from).into(),
     };
-    let text = keel_nft::render_update(&t, &opts, Some(&existing)).unwrap();
+    let text = keel_nft::render_update(&t, &opts, Some(&existing), None).unwrap();
     let path = golden_path("update_keeps_affinity");
     if std::env::var_os("KEEL_UPDATE_GOLDEN").is_some() {
         std::fs::write(&path, &text).unwrap();
@@ -161,4 +161,48 @@ fn update_script_keeps_wanted_affinity_sets_and_drops_the_rest() {
             .unwrap()
             .contains("delete table inet keel")
     );
+}
+
+/// Updating a DR rr service keeps the flow sets of the servers that stay
+/// (their connections keep their server) and drops the removed server's.
+#[test]
+fn update_script_keeps_flow_sets_of_remaining_dr_servers() {
+    let svc = "vs-tcp-203.0.113.10-80";
+    let existing = keel_nft::Existing {
+        chains: [
+            "ingress-eth0".to_string(),
+            svc.to_string(),
+            format!("{svc}/rs-192.0.2.11-80"),
+            format!("{svc}/rs-192.0.2.12-80"),
+        ]
+        .into(),
+        sets: [
+            format!("{svc}/flows-900s-192.0.2.11-80"),
+            format!("{svc}/flows-900s-192.0.2.12-80"),
+        ]
+        .into(),
+        maps: ["dr4".to_string()].into(),
+    };
+    let t = table(vec![service(
+        tcp("203.0.113.10", 80),
+        Scheduler::Rr,
+        vec![
+            dest("192.0.2.11", 80, 1, Method::Dr),
+            dest("192.0.2.13", 80, 1, Method::Dr),
+        ],
+    )]);
+    let opts = dr_opts("eth0");
+    let text = keel_nft::render_update(&t, &opts, None, Some(&existing)).unwrap();
+    let path = golden_path("update_keeps_flows");
+    if std::env::var_os("KEEL_UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, &text).unwrap();
+    }
+    assert_eq!(text, std::fs::read_to_string(&path).unwrap());
+    assert!(text.contains(&format!(
+        "delete set netdev keel {svc}/flows-900s-192.0.2.12-80"
+    )));
+    assert!(!text.contains(&format!(
+        "delete set netdev keel {svc}/flows-900s-192.0.2.11-80"
+    )));
+    assert!(!text.contains("delete table netdev keel"));
 }

@@ -196,3 +196,59 @@ fn persistence_entries_survive_updates_that_keep_the_service_settings() {
     assert!(sets.contains("aff-600s-24-192.0.2.11-80"), "{sets}");
     assert!(!affinity_elements(&ns).contains("198.51.100.7"));
 }
+
+fn flow_elements(ns: &Netns) -> String {
+    let mut out = String::new();
+    for line in ns.exec("nft", &["list", "sets", "netdev"]).lines() {
+        let line = line.trim();
+        if line.starts_with("set ") || line.contains("elements") {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    out
+}
+
+#[test]
+fn dr_flow_entries_survive_updates_except_those_of_a_removed_server() {
+    let ns = lab();
+    let mut b = backend(&ns, dr_opts("eth0"));
+    let rr = |last: &str| {
+        table(vec![service(
+            tcp("203.0.113.10", 80),
+            Scheduler::Rr,
+            vec![
+                dest("192.0.2.11", 80, 1, Method::Dr),
+                dest(last, 80, 1, Method::Dr),
+            ],
+        )])
+    };
+    b.sync(&rr("192.0.2.12")).unwrap();
+    // Flows the packet path would have pinned to each server.
+    for (server, flow) in [
+        ("192.0.2.11", "198.51.100.7 . 40001"),
+        ("192.0.2.12", "198.51.100.7 . 40002"),
+    ] {
+        ns.exec(
+            "nft",
+            &[
+                "add",
+                "element",
+                "netdev",
+                "keel",
+                &format!("vs-tcp-203.0.113.10-80/flows-900s-{server}-80"),
+                &format!("{{ {flow} }}"),
+            ],
+        );
+    }
+    // 192.0.2.12 is replaced by 192.0.2.13: the first server keeps its
+    // flow, the removed one's flow is forgotten (and rescheduled).
+    let next = rr("192.0.2.13");
+    b.sync(&next).unwrap();
+    assert_eq!(b.read().unwrap(), next.normalized());
+    let sets = flow_elements(&ns);
+    assert!(sets.contains("198.51.100.7 . 40001"), "{sets}");
+    assert!(!sets.contains("198.51.100.7 . 40002"), "{sets}");
+    assert!(sets.contains("flows-900s-192.0.2.13-80"), "{sets}");
+    assert!(!sets.contains("flows-900s-192.0.2.12-80"), "{sets}");
+}

@@ -20,6 +20,14 @@ pub fn tcp(addr: &str, port: u16) -> ServiceKey {
     }
 }
 
+pub fn udp(addr: &str, port: u16) -> ServiceKey {
+    ServiceKey::Addr {
+        ip: ip(addr),
+        proto: Protocol::Udp,
+        port,
+    }
+}
+
 pub fn dest(addr: &str, port: u16, weight: u32, method: Method) -> Destination {
     Destination {
         addr: ip(addr),
@@ -185,6 +193,35 @@ pub fn cases() -> Vec<(&'static str, Table, Options)> {
     v.push((
         "dr_rr",
         table(vec![service(vip(), Scheduler::Rr, two(Method::Dr, 1, 1))]),
+        dr_opts("eth0"),
+    ));
+    // Flow sets for every server, the quiescent one included; the SYN
+    // rotation only for TCP.
+    v.push((
+        "dr_wrr_quiescent_udp_ipv6",
+        table(vec![
+            service(vip(), Scheduler::Wrr, {
+                let mut d = two(Method::Dr, 3, 1);
+                d.push(dest("192.0.2.13", 80, 0, Method::Dr));
+                d
+            }),
+            service(
+                udp("203.0.113.10", 53),
+                Scheduler::Rr,
+                vec![
+                    dest("192.0.2.11", 53, 1, Method::Dr),
+                    dest("192.0.2.12", 53, 1, Method::Dr),
+                ],
+            ),
+            service(
+                tcp("2001:db8::10", 80),
+                Scheduler::Rr,
+                vec![
+                    dest("2001:db8::11", 80, 1, Method::Dr),
+                    dest("2001:db8::12", 80, 1, Method::Dr),
+                ],
+            ),
+        ]),
         dr_opts("eth0"),
     ));
     let mut dr_p = service(
