@@ -61,6 +61,31 @@ impl Daemon {
         which: Impl,
         conf: &str,
     ) -> Result<Daemon> {
+        Daemon::launch(lab, node, bins, which, conf, true, &[])
+    }
+
+    /// The whole daemon (no `-P`: VRRP and the checkers), with `env`
+    /// (`NAME=VALUE`) added to its environment.
+    pub fn start_full(
+        lab: &Lab,
+        node: &Node,
+        bins: &Binaries,
+        which: Impl,
+        conf: &str,
+        env: &[String],
+    ) -> Result<Daemon> {
+        Daemon::launch(lab, node, bins, which, conf, false, env)
+    }
+
+    fn launch(
+        lab: &Lab,
+        node: &Node,
+        bins: &Binaries,
+        which: Impl,
+        conf: &str,
+        vrrp_only: bool,
+        env: &[String],
+    ) -> Result<Daemon> {
         let seq = SEQ.fetch_add(1, Ordering::Relaxed);
         let stem = lab
             .dir()
@@ -75,11 +100,15 @@ impl Daemon {
         let (p1, p2, p3) = (pid("main"), pid("vrrp"), pid("chk"));
         let conf_s = conf_path.to_string_lossy().into_owned();
         let bin = bins.path(which).to_string_lossy().into_owned();
-        let args = [
-            "-n", "-l", "-D", "-G", "-P", "-f", &conf_s, "-p", &p1, "-r", &p2, "-c", &p3,
-        ];
+        // `env` execs the daemon, so the spawned PID is the daemon's own.
+        let mut args: Vec<&str> = env.iter().map(String::as_str).collect();
+        args.extend([bin.as_str(), "-n", "-l", "-D", "-G"]);
+        if vrrp_only {
+            args.push("-P");
+        }
+        args.extend(["-f", &conf_s, "-p", &p1, "-r", &p2, "-c", &p3]);
         let proc = node
-            .spawn(&bin, &args)
+            .spawn("env", &args)
             .with_context(|| format!("start {bin} in {}", node.name()))?;
         let comm: String = Path::new(&bin)
             .file_name()

@@ -4,8 +4,13 @@
 //!
 //! Needs root, iproute2, tcpdump and keepalived. Run with
 //! `cargo run --release -p keel-bench -- [--reps N] [--quick]`.
+//!
+//! `--only checkers` measures the whole keel daemon under health-check load
+//! on this host; `--only checkers-vm` measures keel and keepalived side by
+//! side inside scripts/ipvs-vm.sh's VM (keepalived's checker needs IPVS).
 
 mod bench;
+mod checkers;
 mod conf;
 mod daemon;
 mod monitor;
@@ -42,9 +47,19 @@ struct Args {
     /// Number of vrrp_scripts in the jitter runs (default 200, quick 50).
     #[arg(long)]
     scripts: Option<usize>,
-    /// Measurements to run (default: all).
+    /// Measurements to run (default: failover, footprint, jitter).
     #[arg(long, value_enum, value_delimiter = ',')]
     only: Vec<Part>,
+    /// Real servers of the checker runs (default 2000 on the host, 500 in
+    /// the VM, whose CPU is emulated).
+    #[arg(long)]
+    check_servers: Option<usize>,
+    /// Measuring window of the checker runs, seconds.
+    #[arg(long, default_value_t = 10)]
+    check_window: u64,
+    /// Wall-clock limit of the VM for `checkers-vm`, seconds.
+    #[arg(long, default_value_t = 1800)]
+    vm_timeout: u64,
 }
 
 #[derive(clap::ValueEnum, Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,6 +70,13 @@ enum Part {
     Footprint,
     /// Advert intervals while scripts run.
     Jitter,
+    /// The whole keel daemon checking many real servers (HTTP_GET,
+    /// delay_loop 1) on this host: checks/s, CPU per 1,000 checks, RSS,
+    /// advert jitter with the checkers on and off.
+    Checkers,
+    /// The same for keel and keepalived side by side inside the IPVS VM
+    /// (scripts/ipvs-vm.sh).
+    CheckersVm,
 }
 
 struct Settings {
@@ -220,9 +242,16 @@ fn note_errors<T>(report: &mut Report, what: &str, results: &[(Impl, Result<T>)]
 }
 
 fn main() -> Result<()> {
+    let argv: Vec<String> = std::env::args().collect();
+    if argv.get(1).map(String::as_str) == Some(checkers::RESPOND_ARG) {
+        return checkers::respond(&argv[2..]);
+    }
     let args = Args::parse();
     if !nix::unistd::geteuid().is_root() {
         bail!("keel-bench builds network namespaces and must run as root");
+    }
+    if args.only.contains(&Part::CheckersVm) && !checkers::in_vm() {
+        return checkers_in_vm(&args);
     }
     let set = Settings::from(&args);
     let bins = Binaries {
@@ -393,6 +422,14 @@ fn main() -> Result<()> {
         }
     }
 
+    let mut extra = String::new();
+    if set.parts.contains(&Part::Checkers) {
+        extra.push_str(&checkers_host(&args, &bins, start)?);
+    }
+    if set.parts.contains(&Part::CheckersVm) {
+        extra.push_str(&checkers_vm(&args, &bins, start)?);
+    }
+
     log(start, "done");
     let cmd: Vec<String> = std::env::args().collect();
     println!("command: {}", cmd.join(" "));
@@ -402,7 +439,219 @@ fn main() -> Result<()> {
         bins.keepalived.display()
     );
     println!("wall time: {:.0} s", start.elapsed().as_secs_f64());
-    print!("{}", report.markdown());
+    if !report.sections.is_empty() || !report.notes.is_empty() {
+        print!("{}", report.markdown());
+    }
+    print!("{extra}");
+    Ok(())
+}
+
+fn check_setup(args: &Args, default_servers: usize, patience: Duration) -> Result<checkers::Setup> {
+    let servers = args.check_servers.unwrap_or(default_servers);
+    if servers == 0 || servers > checkers::MAX_SERVERS {
+        bail!("--check-servers must be 1..={}", checkers::MAX_SERVERS);
+    }
+    Ok(checkers::Setup {
+        servers,
+        window: Duration::from_secs(args.check_window.clamp(1, 120)),
+        settle: Duration::from_secs(3),
+        patience,
+    })
+}
+
+fn fmt_intervals(v: &[f64]) -> String {
+    let p = |q| percentile(v, q).map_or("n/a".into(), |x| format!("{x:.1}"));
+    format!("{} / {} / {} (n={})", p(50.0), p(99.0), p(100.0), v.len())
+}
+
+fn fmt_cpu_per_1000(r: &checkers::RunResult) -> String {
+    match r.cpu_per_1000() {
+        Some((ticks, sched)) => format!("{ticks:.1} ms [schedstat {sched:.1} ms]"),
+        None => "n/a (no checks)".into(),
+    }
+}
+
+fn fmt_cpu_share(r: &checkers::RunResult) -> String {
+    format!(
+        "{:.0} ms = {:.1} % of one core",
+        r.cpu_tick_ms,
+        r.cpu_tick_ms / (r.window.as_secs_f64() * 10.0)
+    )
+}
+
+/// Markdown cell of a failed run: its first error line.
+fn failed_cell(e: &anyhow::Error) -> String {
+    let text = format!("{e:#}");
+    format!(
+        "failed: {}",
+        text.lines().next().unwrap_or("").replace('|', "/")
+    )
+}
+
+fn checkers_table(
+    title: &str,
+    heads: [&str; 2],
+    cols: [&Result<checkers::RunResult>; 2],
+    rows: &[CheckRow],
+) -> String {
+    let mut s = format!(
+        "\n**{title}**\n\n| figure | {} | {} |\n|---|---|---|\n",
+        heads[0], heads[1]
+    );
+    for (what, f) in rows {
+        let cell = |r: &Result<checkers::RunResult>| match r {
+            Ok(v) => f(v),
+            Err(e) => failed_cell(e),
+        };
+        s.push_str(&format!(
+            "| {what} | {} | {} |\n",
+            cell(cols[0]),
+            cell(cols[1])
+        ));
+    }
+    s
+}
+
+/// A table row: what it shows and how to print it from one run.
+type CheckRow = (&'static str, fn(&checkers::RunResult) -> String);
+
+const CHECK_ROWS: [CheckRow; 6] = [
+    ("checks/s (requests at the responder)", |r| {
+        format!(
+            "{:.0} ({} in {:.1} s)",
+            r.checks_per_s(),
+            r.requests,
+            r.counted_over.as_secs_f64()
+        )
+    }),
+    (
+        "daemon CPU per 1,000 checks (utime+stime)",
+        fmt_cpu_per_1000,
+    ),
+    ("daemon CPU over the window", fmt_cpu_share),
+    ("RSS kB (processes)", |r| {
+        format!("{} ({})", r.rss_kb, r.processes)
+    }),
+    ("advert intervals ms, p50 / p99 / max", |r| {
+        fmt_intervals(&r.intervals_ms)
+    }),
+    ("data plane", |r| {
+        r.data_plane
+            .clone()
+            .unwrap_or_else(|| "IPVS (keepalived has no other)".into())
+    }),
+];
+
+/// Part 1: the whole keel daemon on this host, checkers on and off, plus a
+/// note of what keepalived's full daemon does here.
+fn checkers_host(args: &Args, bins: &Binaries, start: Instant) -> Result<String> {
+    let setup = check_setup(args, 2000, Duration::from_secs(60))?;
+    let mut runs = Vec::new();
+    for checks in [true, false] {
+        log(
+            start,
+            &format!(
+                "checkers keel, {} real servers, checkers {}",
+                setup.servers,
+                if checks { "on" } else { "off" }
+            ),
+        );
+        let r = checkers::run(bins, Impl::Keel, &setup, checks);
+        if let Err(e) = &r {
+            log(start, &format!("  failed: {e:#}"));
+        }
+        runs.push(r);
+    }
+    let mut s = checkers_table(
+        &format!(
+            "keel, whole daemon, {} HTTP_GET real servers (delay_loop 1) + VRRP v3 advert 0.1 s, {} s window",
+            setup.servers,
+            setup.window.as_secs()
+        ),
+        [
+            "checkers on",
+            "checkers off (same real servers, no checker)",
+        ],
+        [&runs[0], &runs[1]],
+        &CHECK_ROWS,
+    );
+    log(start, "checkers: keepalived's full daemon on this kernel");
+    let note = match checkers::keepalived_exit_probe(bins, Duration::from_secs(10)) {
+        Ok(Some(why)) => format!("keepalived's full daemon exited at start on this host: {why}"),
+        Ok(None) => {
+            "keepalived's full daemon was still running 10 s after start on this host".into()
+        }
+        Err(e) => format!("keepalived probe failed: {}", failed_cell(&e)),
+    };
+    s.push_str(&format!("\nNote: {note}\n"));
+    Ok(s)
+}
+
+/// Part 2, inside the VM: keel and keepalived with the same configuration.
+fn checkers_vm(args: &Args, bins: &Binaries, start: Instant) -> Result<String> {
+    let setup = check_setup(args, 500, Duration::from_secs(180))?;
+    let mut on = Vec::new();
+    let mut off = Vec::new();
+    for which in IMPLS {
+        for checks in [true, false] {
+            log(
+                start,
+                &format!(
+                    "checkers-vm {}, {} real servers, checkers {}",
+                    which.name(),
+                    setup.servers,
+                    if checks { "on" } else { "off" }
+                ),
+            );
+            let r = checkers::run(bins, which, &setup, checks);
+            if let Err(e) = &r {
+                log(start, &format!("  failed: {e:#}"));
+            }
+            if checks { on.push(r) } else { off.push(r) }
+        }
+    }
+    let mut s = checkers_table(
+        &format!(
+            "In the IPVS VM (TCG): {} HTTP_GET real servers (delay_loop 1) + VRRP v3 advert 0.1 s, {} s window, checkers on",
+            setup.servers,
+            setup.window.as_secs()
+        ),
+        ["keel", "keepalived"],
+        [&on[0], &on[1]],
+        &CHECK_ROWS,
+    );
+    s.push_str(&checkers_table(
+        "In the IPVS VM: checkers off (same real servers, no checker), baseline",
+        ["keel", "keepalived"],
+        [&off[0], &off[1]],
+        &CHECK_ROWS[2..5],
+    ));
+    Ok(s)
+}
+
+/// Re-runs this program with the same arguments inside the IPVS VM.
+fn checkers_in_vm(args: &Args) -> Result<()> {
+    let script = checkers::vm_script();
+    let exe = std::env::current_exe().context("locate keel-bench")?;
+    // Built here, outside the VM, where cargo works.
+    find_keel(args.keel.as_deref())?;
+    let rest: Vec<String> = std::env::args().skip(1).collect();
+    let timeout = args.vm_timeout.clamp(60, 7200).to_string();
+    eprintln!(
+        "keel-bench: {} run --timeout {timeout} -- {} {}",
+        script.display(),
+        exe.display(),
+        rest.join(" ")
+    );
+    let status = Command::new(&script)
+        .args(["run", "--timeout", &timeout, "--"])
+        .arg(&exe)
+        .args(&rest)
+        .status()
+        .with_context(|| format!("run {}", script.display()))?;
+    if !status.success() {
+        bail!("{} exited with {status}", script.display());
+    }
     Ok(())
 }
 
