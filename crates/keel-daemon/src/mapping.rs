@@ -97,6 +97,10 @@ pub struct InstancePlan {
     pub unicast_peers: Vec<IpAddr>,
     /// TTL of unicast adverts (keepalived's `unicast_ttl`, default 255).
     pub unicast_ttl: u8,
+    /// `check_unicast_src` (per instance, global `vrrp_check_unicast_src`,
+    /// or implied by a peer's `min_ttl`/`max_ttl`): unicast adverts must come
+    /// from one of these peers, within its TTL range. `None`: no check.
+    pub unicast_src_check: Option<Vec<PeerCheck>>,
     pub checksum: ChecksumMode,
     /// By address, for the VIPs and eVIPs of [`InstanceConfig::vips`].
     pub addresses: Vec<AddressPlan>,
@@ -114,9 +118,64 @@ pub struct InstancePlan {
     pub vmac: Option<VmacPlan>,
 }
 
+/// One `unicast_peer` as the source check sees it (keepalived's defaults:
+/// any TTL from 0 to 255).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeerCheck {
+    pub address: IpAddr,
+    pub min_ttl: u8,
+    pub max_ttl: u8,
+}
+
+/// Why a unicast advert failed the source check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum UnicastSrcDrop {
+    #[error("unicast source address {src} not a unicast peer")]
+    NotPeer { src: IpAddr },
+    #[error("TTL/HL {ttl} from {src} not in range [{min}, {max}]")]
+    TtlOutOfRange {
+        src: IpAddr,
+        ttl: u8,
+        min: u8,
+        max: u8,
+    },
+}
+
+impl UnicastSrcDrop {
+    /// Counter name in the statistics dump.
+    pub fn counter_name(&self) -> &'static str {
+        match self {
+            UnicastSrcDrop::NotPeer { .. } => "unicast_src_not_peer",
+            UnicastSrcDrop::TtlOutOfRange { .. } => "unicast_ttl_out_of_range",
+        }
+    }
+
+    /// Every counter name, for the statistics dump.
+    pub const COUNTERS: [&'static str; 2] = ["unicast_src_not_peer", "unicast_ttl_out_of_range"];
+}
+
 impl InstancePlan {
     pub fn address(&self, addr: IpAddr) -> Option<&AddressPlan> {
         self.addresses.iter().find(|a| a.addr == addr)
+    }
+
+    /// keepalived's unicast source check: with it on, an advert from an
+    /// address that is not a configured peer, or whose TTL / hop limit is
+    /// outside that peer's `min_ttl`..=`max_ttl`, is discarded.
+    pub fn check_unicast_source(&self, src: IpAddr, ttl: u8) -> Result<(), UnicastSrcDrop> {
+        let Some(peers) = &self.unicast_src_check else {
+            return Ok(());
+        };
+        match peers.iter().find(|p| p.address == src) {
+            None => Err(UnicastSrcDrop::NotPeer { src }),
+            Some(p) if ttl < p.min_ttl || ttl > p.max_ttl => Err(UnicastSrcDrop::TtlOutOfRange {
+                src,
+                ttl,
+                min: p.min_ttl,
+                max: p.max_ttl,
+            }),
+            Some(_) => Ok(()),
+        }
     }
 
     /// Interface the adverts are sent and received on: the VMAC for
@@ -355,6 +414,7 @@ fn plan_instance_with(
         unicast_src: if unicast { Some(primary) } else { None },
         unicast_peers: vi.unicast_peer.iter().map(|p| p.address).collect(),
         unicast_ttl: vi.unicast_ttl.unwrap_or(255),
+        unicast_src_check: unicast_src_check(g, vi, unicast),
         checksum: checksum_mode(g, vi),
         addresses,
         routes,
@@ -364,6 +424,30 @@ fn plan_instance_with(
         sync_group: vi.sync_group.clone(),
         skip_check_adv_addr: vi.skip_check_adv_addr || g.vrrp_skip_check_adv_addr,
         vmac,
+    })
+}
+
+/// keepalived checks the source only in unicast mode; giving a peer a TTL
+/// range turns the check on for the instance.
+fn unicast_src_check(
+    g: &m::GlobalDefs,
+    vi: &m::VrrpInstance,
+    unicast: bool,
+) -> Option<Vec<PeerCheck>> {
+    let ttl_range = vi
+        .unicast_peer
+        .iter()
+        .any(|p| p.min_ttl.is_some() || p.max_ttl.is_some());
+    let on = vi.check_unicast_src || g.vrrp_check_unicast_src || ttl_range;
+    (unicast && on).then(|| {
+        vi.unicast_peer
+            .iter()
+            .map(|p| PeerCheck {
+                address: p.address,
+                min_ttl: p.min_ttl.unwrap_or(0),
+                max_ttl: p.max_ttl.unwrap_or(255),
+            })
+            .collect()
     })
 }
 
@@ -733,6 +817,67 @@ vrrp_instance VI_2 {
         // keepalived: `state MASTER` cancels nopreempt.
         assert!(p.engine.preempt);
         assert_eq!(p.auth, AuthConfig::None);
+    }
+
+    /// keepalived's `check_unicast_src` / `vrrp_check_unicast_src` and the
+    /// peers' `min_ttl`/`max_ttl` (which turn the check on by themselves).
+    #[test]
+    fn unicast_source_check_follows_keepalived() {
+        let inst = |extra: &str, peers: &str| {
+            format!(
+                "vrrp_instance VI_1 {{\n interface eth0\n virtual_router_id 9\n {extra}\n unicast_peer {{\n{peers}\n }}\n virtual_ipaddress {{ 192.0.2.60 }}\n}}\n"
+            )
+        };
+        let peer: IpAddr = "192.0.2.5".parse().unwrap();
+        let stranger: IpAddr = "192.0.2.9".parse().unwrap();
+
+        let (plans, _) = plan_instances(&cfg(&inst("", "192.0.2.5")), &host());
+        assert_eq!(plans[0].unicast_src_check, None);
+        assert_eq!(plans[0].check_unicast_source(stranger, 64), Ok(()));
+
+        let (plans, _) = plan_instances(&cfg(&inst("check_unicast_src", "192.0.2.5")), &host());
+        let p = &plans[0];
+        assert_eq!(p.check_unicast_source(peer, 64), Ok(()));
+        let e = p.check_unicast_source(stranger, 255).unwrap_err();
+        assert_eq!(e, UnicastSrcDrop::NotPeer { src: stranger });
+        assert_eq!(e.counter_name(), "unicast_src_not_peer");
+        assert_eq!(
+            e.to_string(),
+            "unicast source address 192.0.2.9 not a unicast peer"
+        );
+
+        let global = format!(
+            "global_defs {{\n vrrp_check_unicast_src\n}}\n{}",
+            inst("", "192.0.2.5")
+        );
+        let (plans, _) = plan_instances(&cfg(&global), &host());
+        assert!(plans[0].check_unicast_source(stranger, 255).is_err());
+
+        let (plans, _) = plan_instances(
+            &cfg(&inst("", "192.0.2.5 min_ttl 250 max_ttl 254\n192.0.2.6")),
+            &host(),
+        );
+        let p = &plans[0];
+        assert!(p.check_unicast_source(stranger, 252).is_err());
+        assert_eq!(p.check_unicast_source(peer, 250), Ok(()));
+        assert_eq!(p.check_unicast_source(peer, 254), Ok(()));
+        let e = p.check_unicast_source(peer, 255).unwrap_err();
+        assert_eq!(e.counter_name(), "unicast_ttl_out_of_range");
+        assert_eq!(
+            e.to_string(),
+            "TTL/HL 255 from 192.0.2.5 not in range [250, 254]"
+        );
+        assert!(p.check_unicast_source(peer, 249).is_err());
+        // A peer without a range accepts any TTL.
+        assert_eq!(
+            p.check_unicast_source("192.0.2.6".parse().unwrap(), 0),
+            Ok(())
+        );
+
+        // Multicast instances never check (keepalived: unicast mode only).
+        let mc = "global_defs {\n vrrp_check_unicast_src\n}\nvrrp_instance M {\n interface eth0\n virtual_router_id 9\n virtual_ipaddress { 192.0.2.60 }\n}\n";
+        let (plans, _) = plan_instances(&cfg(mc), &host());
+        assert_eq!(plans[0].unicast_src_check, None);
     }
 
     /// keepalived's `v3_checksum_as_v2`, global or per instance, selects the

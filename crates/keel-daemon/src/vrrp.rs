@@ -1013,6 +1013,12 @@ impl Runtime {
                 return;
             }
         };
+        // Before anything from the advert is trusted (checksum flavour, AH
+        // sequence): a stranger must not steer those either.
+        if let Err(r) = ir.plan.check_unicast_source(pkt.src, pkt.ttl) {
+            count_unicast_src_drop(ir, r);
+            return;
+        }
         if old_unicast && ir.checksum == ChecksumMode::Rfc {
             tracing::info!(
                 "VRRP_Instance({name}) peer {} uses the old unicast checksum; following it",
@@ -1442,6 +1448,9 @@ impl Runtime {
                     s.drops.get(r.counter_name()).copied().unwrap_or(0)
                 );
             }
+            for c in mapping::UnicastSrcDrop::COUNTERS {
+                let _ = writeln!(out, "    {c}: {}", s.drops.get(c).copied().unwrap_or(0));
+            }
         }
         if !self.orphan_drops.is_empty() {
             let _ = writeln!(out, "Unclaimed packets:");
@@ -1463,13 +1472,35 @@ fn pkt_version(ir: &InstRt) -> packet::Version {
 }
 
 fn should_log(stats: &mut Stats, r: DropReason) -> bool {
+    should_log_counter(stats, r.counter_name())
+}
+
+fn should_log_counter(stats: &mut Stats, counter: &'static str) -> bool {
     let now = std::time::Instant::now();
-    match stats.last_logged.get(r.counter_name()) {
+    match stats.last_logged.get(counter) {
         Some(t) if now.duration_since(*t) < DROP_LOG_EVERY => false,
         _ => {
-            stats.last_logged.insert(r.counter_name(), now);
+            stats.last_logged.insert(counter, now);
             true
         }
+    }
+}
+
+/// A unicast advert from outside the configured peers is at best a
+/// misconfiguration and at worst someone taking the addresses over, hence
+/// a warning (rate limited like the other drops).
+fn count_unicast_src_drop(ir: &mut InstRt, r: mapping::UnicastSrcDrop) {
+    let counter = r.counter_name();
+    let n = {
+        let n = ir.stats.drops.entry(counter).or_default();
+        *n += 1;
+        *n
+    };
+    if should_log_counter(&mut ir.stats, counter) {
+        tracing::warn!(
+            "VRRP_Instance({}) {r} - discarding ({counter} = {n})",
+            ir.plan.engine.name
+        );
     }
 }
 
