@@ -200,9 +200,13 @@ fn vmac_xmit_base_sends_adverts_from_the_base() {
     let two = Daemon::start(&t.lab, &t.two, &conf("two", 90, "vmac_xmit_base"));
     one.wait_vip(VIP, true, 6 * S);
     assert_vmac_set_up(&t.one, true);
+    // Node two may also advertise for a moment if both start within the
+    // skew difference on a loaded machine; what matters is that no advert
+    // leaves from the virtual MAC and node one's come from its base.
     let ok = wait_until(3 * S, Duration::from_millis(50), || {
         let srcs = sources(&adverts.packets().unwrap());
-        srcs.len() >= 2 && srcs.iter().all(|m| *m == t.one.mac())
+        srcs.iter().filter(|m| **m == t.one.mac()).count() >= 2
+            && !srcs.iter().any(|m| *m == vmac())
     });
     assert!(
         ok,
