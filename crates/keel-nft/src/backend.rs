@@ -1,7 +1,7 @@
 //! [`NftBackend`]: the [`keel_lvs::Backend`] running on nftables.
 
 use crate::nft::Nft;
-use crate::parse::{existing_objects, merge, parse_listing};
+use crate::parse::{existing_objects, merge, parse_listing, with_maps};
 use crate::render::{Options, RenderError, capabilities, render, render_clear, render_update};
 use keel_lvs::{Backend, BackendError, Capabilities, Change, Table};
 
@@ -15,6 +15,30 @@ pub struct NftBackend {
 impl NftBackend {
     pub fn new(nft: Nft, options: Options) -> NftBackend {
         NftBackend { nft, options }
+    }
+
+    /// `nft -j list table` of one of keel's tables without the entries of
+    /// the sets the packet path fills (DR flows, persistence clients: up to
+    /// tens of thousands per server, and the table is read at every
+    /// resync): the terse listing, with the verdict maps listed one by one.
+    fn listing(&self, family: &str) -> Result<Option<String>, BackendError> {
+        let table = &self.options.table;
+        let Some(terse) = self.nft.list_table_json_terse(family, table)? else {
+            return Ok(None);
+        };
+        let mut maps = Vec::new();
+        for name in existing_objects(&terse)?.maps {
+            let json = self
+                .nft
+                .list_map_json(family, table, &name)?
+                .ok_or_else(|| {
+                    BackendError::State(format!(
+                        "map {name} of table {family} {table} vanished while listing it"
+                    ))
+                })?;
+            maps.push(json);
+        }
+        with_maps(&terse, &maps).map(Some)
     }
 
     /// The script [`Backend::apply`] would run for `desired`.
@@ -63,7 +87,7 @@ impl Backend for NftBackend {
     fn read(&self) -> Result<Table, BackendError> {
         let mut tables = Vec::new();
         for family in ["inet", "netdev"] {
-            if let Some(json) = self.nft.list_table_json(family, &self.options.table)? {
+            if let Some(json) = self.listing(family)? {
                 tables.push(parse_listing(&json)?);
             }
         }

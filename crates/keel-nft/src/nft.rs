@@ -99,14 +99,29 @@ impl Nft {
         self.list_json(&["-j", "list", "table", family, name])
     }
 
-    /// Like [`Nft::list_table_json`] without the elements of sets and maps
-    /// (`nft -t`).
+    /// Like [`Nft::list_table_json`] without the elements of named sets
+    /// and maps. `nft -t list table` still fetches them all from the kernel
+    /// (nft 1.0.6: a second for 60 000 entries), `nft -t list ruleset
+    /// FAMILY` does not, so the table is picked out of the latter.
     pub fn list_table_json_terse(
         &self,
         family: &str,
         name: &str,
     ) -> Result<Option<String>, BackendError> {
-        self.list_json(&["-t", "-j", "list", "table", family, name])
+        match self.list_json(&["-t", "-j", "list", "ruleset", family])? {
+            Some(json) => crate::parse::one_table(&json, name),
+            None => Ok(None),
+        }
+    }
+
+    /// `nft -j list map FAMILY TABLE NAME`; `None` when it does not exist.
+    pub fn list_map_json(
+        &self,
+        family: &str,
+        table: &str,
+        name: &str,
+    ) -> Result<Option<String>, BackendError> {
+        self.list_json(&["-j", "list", "map", family, table, name])
     }
 
     fn list_json(&self, args: &[&str]) -> Result<Option<String>, BackendError> {

@@ -315,6 +315,67 @@ pub fn existing_objects(json: &str) -> Result<Existing, BackendError> {
     Ok(ex)
 }
 
+/// The items of table `name` in an `nft -j list ruleset FAMILY` output,
+/// as `nft -j list table` would give them; `None` when there is no such
+/// table.
+pub(crate) fn one_table(json: &str, name: &str) -> Result<Option<String>, BackendError> {
+    let mut doc: Value =
+        serde_json::from_str(json).map_err(|e| err(format!("nft JSON output: {e}")))?;
+    let items = doc
+        .get_mut("nftables")
+        .and_then(Value::as_array_mut)
+        .ok_or_else(|| err("nft JSON output has no \"nftables\" array"))?;
+    let mut found = false;
+    items.retain(|item| {
+        if let Some(t) = item.get("table") {
+            let ours = t.get("name").and_then(Value::as_str) == Some(name);
+            found |= ours;
+            return ours;
+        }
+        match item.as_object().and_then(|o| o.values().next()) {
+            Some(inner) if item.get("metainfo").is_none() => {
+                inner.get("table").and_then(Value::as_str) == Some(name)
+            }
+            _ => true,
+        }
+    });
+    Ok(found.then(|| doc.to_string()))
+}
+
+/// `terse` (an `nft -t -j list table` output, maps without elements) with
+/// each map replaced by its full listing from `maps` (`nft -j list map`
+/// outputs).
+pub(crate) fn with_maps(terse: &str, maps: &[String]) -> Result<String, BackendError> {
+    let mut full: BTreeMap<String, Value> = BTreeMap::new();
+    for json in maps {
+        let doc: Value =
+            serde_json::from_str(json).map_err(|e| err(format!("nft JSON output: {e}")))?;
+        for item in doc
+            .get("nftables")
+            .and_then(Value::as_array)
+            .ok_or_else(|| err("nft JSON output has no \"nftables\" array"))?
+        {
+            if let Some(map) = item.get("map") {
+                full.insert(str_field(map, "name")?, item.clone());
+            }
+        }
+    }
+    let mut doc: Value =
+        serde_json::from_str(terse).map_err(|e| err(format!("nft JSON output: {e}")))?;
+    let items = doc
+        .get_mut("nftables")
+        .and_then(Value::as_array_mut)
+        .ok_or_else(|| err("nft JSON output has no \"nftables\" array"))?;
+    for item in items.iter_mut() {
+        let Some(map) = item.get("map") else { continue };
+        let name = str_field(map, "name")?;
+        *item = full
+            .remove(&name)
+            .ok_or_else(|| err(format!("no listing of map {name}")))?;
+    }
+    Ok(doc.to_string())
+}
+
 /// Reads the services of one of keel's tables (`nft -j list table` output).
 pub fn parse_listing(json: &str) -> Result<Table, BackendError> {
     let l = listing(json)?;

@@ -251,4 +251,26 @@ fn dr_flow_entries_survive_updates_except_those_of_a_removed_server() {
     assert!(!sets.contains("198.51.100.7 . 40002"), "{sets}");
     assert!(sets.contains("flows-900s-192.0.2.13-80"), "{sets}");
     assert!(!sets.contains("flows-900s-192.0.2.12-80"), "{sets}");
+    // Reading the table back (at every resync) lists the dispatch maps'
+    // elements but not the flows, which may be tens of thousands.
+    let terse = b
+        .nft
+        .list_table_json_terse("netdev", "keel")
+        .unwrap()
+        .unwrap();
+    assert!(terse.contains("flows-900s-192.0.2.11-80"), "{terse}");
+    assert!(!terse.contains("40001"), "{terse}");
+    assert!(
+        b.nft
+            .list_table_json_terse("netdev", "other")
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        b.nft
+            .list_table_json("netdev", "keel")
+            .unwrap()
+            .unwrap()
+            .contains("40001")
+    );
 }
