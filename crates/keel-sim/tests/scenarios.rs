@@ -372,11 +372,36 @@ fn owner_vs_owner_lower_address_yields() {
 /// passed, leaving one master; when the rogue stops, .5 takes over at 255.
 #[test]
 fn owner_vs_rogue_owner_that_never_yields() {
-    let mut sim = Sim::new(23);
+    rogue_owner_scenario(23, |_, _, c1| c1.owner_ignore_adverts = true);
+}
+
+/// The same with a one-way link: .3 never hears .5, so it cannot yield.
+#[test]
+fn owner_vs_owner_that_cannot_hear_us() {
+    rogue_owner_scenario(24, |sim, (one, two), _| {
+        sim.at(
+            Instant::ZERO,
+            Command::SetLink {
+                from: two,
+                to: one,
+                params: LinkParams {
+                    loss: 1.0,
+                    ..LinkParams::default()
+                },
+            },
+        );
+    });
+}
+
+fn rogue_owner_scenario(
+    seed: u64,
+    setup: impl FnOnce(&mut Sim, (NodeId, NodeId), &mut InstanceConfig),
+) {
+    let mut sim = Sim::new(seed);
     let one = sim.add_node("one");
     let two = sim.add_node("two");
     let mut c1 = inst("VI_1", 101, 255, "192.0.2.3", VIP);
-    c1.owner_ignore_adverts = true;
+    setup(&mut sim, (one, two), &mut c1);
     let c2 = inst("VI_1", 101, 255, "192.0.2.5", VIP);
     sim.add_instance(one, c1);
     sim.add_instance(two, c2);
