@@ -53,7 +53,10 @@ pub struct Options {
     /// Slots of the consistent-hash tables (DR, sh, dh, mh).
     pub slots: u32,
     /// Seed of `jhash`; the same on every director so that a VRRP failover
-    /// keeps DR flows on their servers.
+    /// keeps DR flows the slot table placed on their servers. Connections
+    /// rr/wrr gave a turn live in the master's flow sets only: after a
+    /// failover the new master places them by the slot table, which moves
+    /// some (IPVS without its sync daemon loses them all).
     pub hash_seed: u32,
     /// The director's own addresses besides loopback: a destination here
     /// (a local sorry server) is served by the local stack.
@@ -842,13 +845,34 @@ fn render_dr(
         let _ = writeln!(out, "\t\tcounter comment \"{}\"", service_comment(svc));
         let pinned = pins_flows(svc);
         let flow_key = format!("{} saddr . th sport", ip_kw(svc.key.family()));
+        let tcp = matches!(
+            svc.key,
+            ServiceKey::Addr {
+                proto: Protocol::Tcp,
+                ..
+            }
+        );
+        let quiescent: Vec<&Destination> =
+            svc.destinations.iter().filter(|d| d.weight == 0).collect();
         if pinned {
-            // Known flows first, quiescent servers' too: like IPVS, weight
-            // 0 takes no new connections but keeps the ones it has.
-            for d in &svc.destinations {
+            // Known flows first. Like IPVS, weight 0 takes no new
+            // connections but keeps the ones it has; a SYN reusing the
+            // source port of one of its flows is a new connection, so it
+            // skips them and takes its turn (busy clients cycle through
+            // their ports faster than the flow timeout).
+            let not_syn = if tcp {
+                "tcp flags & (syn | ack) != syn "
+            } else {
+                ""
+            };
+            for (d, cond) in live
+                .iter()
+                .map(|d| (*d, ""))
+                .chain(quiescent.iter().map(|d| (*d, not_syn)))
+            {
                 let _ = writeln!(
                     out,
-                    "\t\t{flow_key} @{} goto {}",
+                    "\t\t{cond}{flow_key} @{} goto {}",
                     flow_set(svc, d.key()),
                     dest_chain(&chain, d.key())
                 );
@@ -858,19 +882,21 @@ fn render_dr(
             // Nothing to forward to: the local stack answers (or resets).
             out.push_str("\t\taccept\n");
         } else {
-            let tcp = matches!(
-                svc.key,
-                ServiceKey::Addr {
-                    proto: Protocol::Tcp,
-                    ..
-                }
-            );
             if pinned && tcp {
                 // Only a SYN starts a connection; a retransmitted one is
                 // already in its server's flow set. Packets of flows not
                 // seen start (older than the table, idle past the timeout,
                 // UDP and SCTP) take the slot table, which is the same on
-                // every director.
+                // every director. A quiescent server forgets the flow a
+                // new SYN replaces, so that it cannot claim the new
+                // connection back when its weight returns.
+                for d in &quiescent {
+                    let _ = writeln!(
+                        out,
+                        "\t\ttcp flags & (syn | ack) == syn delete @{} {{ {flow_key} }}",
+                        flow_set(svc, d.key())
+                    );
+                }
                 let _ = writeln!(
                     out,
                     "\t\ttcp flags & (syn | ack) == syn {}",

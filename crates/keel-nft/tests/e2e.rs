@@ -458,6 +458,59 @@ fn dr_rr_removing_one_of_four_servers_moves_no_connection_of_the_others() {
     }
 }
 
+/// A connection from source port `port` of the DR client (closed with RST
+/// when dropped), with who answered it.
+fn connect_from(client: &Node, port: u16) -> (TcpStream, String) {
+    let to = dr_vip();
+    client
+        .run_in(move || {
+            let s =
+                socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+            s.set_reuse_address(true).unwrap();
+            s.set_linger(Some(Duration::ZERO)).unwrap();
+            let from: SocketAddr = format!("192.0.2.1:{port}").parse().unwrap();
+            s.bind(&from.into()).unwrap();
+            s.connect_timeout(&to.into(), TIMEOUT).unwrap();
+            let conn: TcpStream = s.into();
+            let name = greeting(&conn);
+            (conn, name)
+        })
+        .unwrap()
+}
+
+#[test]
+fn dr_rr_weight_zero_keeps_its_connections_but_takes_no_new_one_on_a_reused_port() {
+    let l = dr_lab("nftdrquiesce", 2);
+    let mut b = director_backend(&l.director, dr_opts_eth0());
+    let with_weights = |w: [u32; 2]| {
+        let mut d = dr_dests(2);
+        d[0].weight = w[0];
+        d[1].weight = w[1];
+        table(vec![service(tcp(DR_VIP, 80), Scheduler::Rr, d)])
+    };
+    install(&mut b, &with_weights([1, 1]));
+    let (conn, first) = connect_from(&l.client, 42000);
+    let weights = if first == "rs1" { [0, 1] } else { [1, 0] };
+    install(&mut b, &with_weights(weights));
+    for _ in 0..3 {
+        assert_eq!(ask(&conn).as_deref(), Some(first.as_str()));
+    }
+    let fresh = names(&l.client, dr_vip(), 4);
+    assert!(
+        fresh.iter().all(|n| *n != first),
+        "{fresh:?} after quiescing {first}"
+    );
+    // The same source port again (the first connection reset): a new
+    // connection, so not for the quiescent server.
+    drop(conn);
+    let (again, name) = connect_from(&l.client, 42000);
+    assert_ne!(name, first);
+    assert_eq!(ask(&again).as_deref(), Some(name.as_str()));
+    // Weight back: the reused port stays with the server that has it now.
+    install(&mut b, &with_weights([1, 1]));
+    assert_eq!(ask(&again).as_deref(), Some(name.as_str()));
+}
+
 /// Who answers a connection from each source port (closed with RST so the
 /// same ports can connect again at once).
 fn names_by_port(client: &Node, ports: std::ops::Range<u16>) -> Vec<String> {
