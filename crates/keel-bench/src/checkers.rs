@@ -68,6 +68,9 @@ pub struct RunResult {
     pub intervals_ms: Vec<f64>,
     /// Data plane the daemon reported choosing, when it said.
     pub data_plane: Option<String>,
+    /// Destinations in the data plane at the end of the window (`keel lvs`
+    /// for keel, `ipvsadm -ln` for keepalived), when it could be read.
+    pub in_table: Option<usize>,
 }
 
 impl RunResult {
@@ -210,7 +213,7 @@ fn start_responder(lab: &CheckLab, life: Duration) -> Result<LabProcess> {
 /// started on (keepalived has only IPVS and says nothing of the kind).
 fn data_plane(log: &str) -> Option<String> {
     log.lines()
-        .find(|l| l.contains("Starting the load balancer on the"))
+        .find_map(|l| l.find("Starting the load balancer on the").map(|i| &l[i..]))
         .map(|l| l.trim().chars().take(200).collect())
 }
 
@@ -281,6 +284,7 @@ pub fn run(bins: &Binaries, which: Impl, setup: &Setup, checks: bool) -> Result<
         r1.0 + REPORT_EVERY / 2 >= r1_floor
     });
     let rss_kb = pids.iter().filter_map(|p| procfs::rss_kb(*p)).sum();
+    let in_table = table_destinations(&l.lb1, bins, which, &env);
     let packets = cap.stop()?;
     if !d.proc.is_running() {
         bail!(
@@ -301,10 +305,36 @@ pub fn run(bins: &Binaries, which: Impl, setup: &Setup, checks: bool) -> Result<
         processes: pids.len(),
         intervals_ms: wire::intervals_ms(&times),
         data_plane: data_plane(&d.log()),
+        in_table,
     };
     d.term()?;
     d.reap(Duration::from_secs(10))?;
     Ok(out)
+}
+
+/// Destination lines (`  -> ADDR:PORT ...`) of an ipvsadm-style listing.
+fn count_destinations(listing: &str) -> usize {
+    listing
+        .lines()
+        .filter(|l| l.trim_start().starts_with("-> ") && !l.contains("RemoteAddress"))
+        .count()
+}
+
+/// How many real servers the daemon's data plane holds: `keel lvs` reads
+/// back whichever plane keel uses; keepalived's is IPVS.
+fn table_destinations(node: &Node, bins: &Binaries, which: Impl, env: &[String]) -> Option<usize> {
+    let keel = bins.keel.to_string_lossy().into_owned();
+    let out = match which {
+        Impl::Keel => {
+            let mut args: Vec<&str> = env.iter().map(String::as_str).collect();
+            args.extend([keel.as_str(), "lvs"]);
+            node.exec("env", &args).ok()?
+        }
+        Impl::Keepalived => node.exec("ipvsadm", &["-ln"]).ok()?,
+    };
+    out.status
+        .success()
+        .then(|| count_destinations(&String::from_utf8_lossy(&out.stdout)))
 }
 
 /// keepalived's full daemon on this host, to record whether its checker
@@ -480,8 +510,14 @@ mod tests {
     }
 
     #[test]
+    fn destinations_of_a_listing() {
+        let listing = "IP Virtual Server version 1.2.1 (size=4096)\nProt LocalAddress:Port Scheduler Flags\n  -> RemoteAddress:Port           Forward Weight ActiveConn InActConn\nTCP  192.0.2.50:80 rr\n  -> 203.0.113.1:8001             Masq    1      0          0\n  -> 203.0.113.1:8002             Masq    1      0          0\nReal servers not in the table:\n  203.0.113.2:8001 of VS 192.0.2.50:80: down (not in the table)\n";
+        assert_eq!(count_destinations(listing), 2);
+    }
+
+    #[test]
     fn data_plane_line() {
-        let log = "IPVS data plane not used (no IPVS); using nftables\nStarting the load balancer on the nftables data plane (1 virtual server)\n";
+        let log = "IPVS data plane not used (no IPVS); using nftables\n2026-11-25T15:35:03.009Z INFO  Starting the load balancer on the nftables data plane (1 virtual server)\n";
         assert_eq!(
             data_plane(log).as_deref(),
             Some("Starting the load balancer on the nftables data plane (1 virtual server)")

@@ -515,7 +515,7 @@ fn checkers_table(
 /// A table row: what it shows and how to print it from one run.
 type CheckRow = (&'static str, fn(&checkers::RunResult) -> String);
 
-const CHECK_ROWS: [CheckRow; 6] = [
+const CHECK_ROWS: [CheckRow; 7] = [
     ("checks/s (requests at the responder)", |r| {
         format!(
             "{:.0} ({} in {:.1} s)",
@@ -534,6 +534,9 @@ const CHECK_ROWS: [CheckRow; 6] = [
     }),
     ("advert intervals ms, p50 / p99 / max", |r| {
         fmt_intervals(&r.intervals_ms)
+    }),
+    ("real servers in the data plane at the end", |r| {
+        r.in_table.map_or("n/a".into(), |n| n.to_string())
     }),
     ("data plane", |r| {
         r.data_plane
@@ -624,7 +627,7 @@ fn checkers_vm(args: &Args, bins: &Binaries, start: Instant) -> Result<String> {
         "In the IPVS VM: checkers off (same real servers, no checker), baseline",
         ["keel", "keepalived"],
         [&off[0], &off[1]],
-        &CHECK_ROWS[2..5],
+        &CHECK_ROWS[2..6],
     ));
     Ok(s)
 }
