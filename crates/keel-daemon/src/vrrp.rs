@@ -31,6 +31,7 @@ use tokio::task::JoinHandle;
 use crate::mapping::{self, HostInfo, InstancePlan, TrackSource};
 
 pub mod priority;
+pub mod status;
 mod vmac;
 
 /// Requests to the VRRP runtime.
@@ -244,6 +245,7 @@ struct Runtime {
     releasing: bool,
     vmacs: vmac::Vmacs,
     priority: priority::ThreadPriority,
+    status: status::Publisher,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -301,6 +303,7 @@ impl Runtime {
             releasing: true,
             vmacs: vmac::Vmacs::default(),
             priority,
+            status: status::Publisher::start(),
         };
         let plans = rt.plan(cfg).await;
         let n = plans.len();
@@ -583,6 +586,8 @@ impl Runtime {
             }
         };
         loop {
+            // Once the last event, adverts included, was dealt with (see status.rs).
+            status::publish(self);
             let deadline = self
                 .units
                 .iter()
@@ -666,6 +671,7 @@ impl Runtime {
                 self.garp_socks.remove(&name);
             }
         }
+        self.status.stop();
     }
 
     async fn create_vmac(&mut self, plan: &InstancePlan) {
@@ -1093,10 +1099,14 @@ impl Runtime {
             Action::SendAdvert { priority, interval } => {
                 self.send_advert(name, priority, interval).await
             }
-            Action::AddVips(set) => self.apply_vips(name, &set, true).await,
+            Action::AddVips(set) => {
+                self.apply_vips(name, &set, true).await;
+                self.status.vips(name, true);
+            }
             Action::RemoveVips(set) => {
                 if self.releasing {
-                    self.apply_vips(name, &set, false).await
+                    self.apply_vips(name, &set, false).await;
+                    self.status.vips(name, false);
                 }
             }
             Action::SendGarp { addrs, count, .. } => self.send_garps(name, &addrs, count).await,

@@ -33,6 +33,10 @@ pub enum Command {
     /// Show the load-balancer table like `ipvsadm -ln`, with each real
     /// server's health, last check and its result.
     Lvs(LvsArgs),
+    /// Show the running daemon's VRRP instances (state, priorities, master,
+    /// VIPs, trackers, drops) and a load-balancer summary; exit 3 when keel
+    /// is not running.
+    Status(StatusArgs),
     /// Print the MD5 digest of a page, as keepalived's genhash does (for HTTP_GET/SSL_GET `digest`).
     Genhash(GenhashArgs),
     /// Network-namespace labs for trying keel out.
@@ -56,6 +60,13 @@ pub struct RealserverArgs {
 #[derive(Debug, Args)]
 pub struct LvsArgs {
     /// Print the table and the health state as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// Print the VRRP and load-balancer state files merged as JSON.
     #[arg(long)]
     pub json: bool,
 }

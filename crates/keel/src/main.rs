@@ -22,6 +22,7 @@ fn main() -> ExitCode {
         Some(Command::Config(a)) => print_config(&a),
         Some(Command::Realserver(a)) => realserver(&a),
         Some(Command::Lvs(a)) => lvs(&a),
+        Some(Command::Status(a)) => status(&a),
         Some(Command::Genhash(a)) => genhash(&a),
         Some(Command::Lab(cli::LabCommand::Demo(a))) => match demo::run(if a.vrrp_only {
             demo::Part::VrrpOnly
@@ -109,6 +110,27 @@ fn lvs(a: &cli::LvsArgs) -> i32 {
         }
         Err(e) => {
             eprintln!("keel lvs: {e} (is keel running with virtual servers?)");
+            1
+        }
+    }
+}
+
+/// `keel status`: the daemon's live VRRP state (and load balancer summary).
+fn status(a: &cli::StatusArgs) -> i32 {
+    use keel_daemon::vrrp::status::{self, StatusError};
+    let vrrp = status::state_path();
+    let lvs = keel_daemon::lvs::state_path();
+    match status::status(&vrrp, &lvs, a.json) {
+        Ok(text) => {
+            print!("{text}");
+            0
+        }
+        Err(e @ StatusError::NotRunning(_)) => {
+            eprintln!("keel status: {e}");
+            3
+        }
+        Err(e) => {
+            eprintln!("keel status: {e}");
             1
         }
     }
