@@ -14,8 +14,12 @@ const VIP: &str = "192.0.2.50";
 const ADVERTS: usize = 20;
 
 fn conf() -> String {
+    conf_with("")
+}
+
+fn conf_with(global: &str) -> String {
     format!(
-        "global_defs {{\n    router_id one\n    vrrp_version 3\n}}\n\
+        "global_defs {{\n    router_id one\n    vrrp_version 3\n{global}}}\n\
          vrrp_instance VI_1 {{\n    state MASTER\n    interface eth0\n    virtual_router_id 51\n    \
          priority 100\n    advert_int 0.1\n    virtual_ipaddress {{\n        {VIP}\n    }}\n}}\n"
     )
@@ -27,6 +31,61 @@ fn intervals_ms(packets: &[keel_lab::CapturedPacket]) -> Vec<f64> {
         .windows(2)
         .map(|w| (w[1].ts.as_secs_f64() - w[0].ts.as_secs_f64()) * 1e3)
         .collect()
+}
+
+/// (policy, rt_priority, nice) of the daemon's thread named `keel-vrrp`,
+/// from /proc/PID/task/TID/stat (fields 41, 40 and 19).
+fn vrrp_thread_sched(pid: u32) -> Option<(u32, u32, i32)> {
+    let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).ok()?;
+    for t in tasks.flatten() {
+        let comm = std::fs::read_to_string(t.path().join("comm")).unwrap_or_default();
+        if comm.trim() != "keel-vrrp" {
+            continue;
+        }
+        let stat = std::fs::read_to_string(t.path().join("stat")).ok()?;
+        // Fields after the parenthesised command name start at field 3.
+        let rest: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+        let field = |n: usize| rest.get(n - 3).copied();
+        return Some((
+            field(41)?.parse().ok()?,
+            field(40)?.parse().ok()?,
+            field(19)?.parse().ok()?,
+        ));
+    }
+    None
+}
+
+/// The VRRP thread runs under SCHED_RR (policy 2) priority 1 by default so
+/// that scripts and other load cannot delay adverts; keepalived's
+/// `vrrp_rt_priority` and `vrrp_priority` (nice) are honoured, and keel's
+/// `vrrp_rt_priority 0` keeps it SCHED_OTHER.
+#[test]
+fn vrrp_thread_is_real_time_by_default_and_follows_global_defs() {
+    let t = topo("rtprio");
+    let cases = [
+        ("", (2, 1, 0)),
+        (
+            "    vrrp_rt_priority 20\n    vrrp_priority -3\n",
+            (2, 20, -3),
+        ),
+        ("    vrrp_rt_priority 0\n    vrrp_priority -4\n", (0, 0, -4)),
+    ];
+    for (global, want) in cases {
+        let d = Daemon::start(&t.lab, &t.one, &conf_with(global));
+        d.wait_vip(VIP, true, Duration::from_secs(5));
+        // Applied once start-up is over, right after the VIP at the latest.
+        let mut got = None;
+        let ok = wait_until(Duration::from_secs(3), Duration::from_millis(20), || {
+            got = vrrp_thread_sched(d.proc.pid());
+            got == Some(want)
+        });
+        assert!(
+            ok,
+            "{global:?}: got {got:?}, want {want:?}; log:\n{}",
+            d.log()
+        );
+        d.stop();
+    }
 }
 
 /// RFC 5798 §6.4.3: the median advert interval at advert_int 0.1 is
