@@ -472,26 +472,25 @@ pub(super) fn publish(rt: &mut Runtime) {
     }
     let now_wall = SystemTime::now();
     let mut h = DefaultHasher::new();
-    let mut names: Vec<&String> = rt.insts.keys().collect();
-    names.sort();
-    for n in &names {
-        let Some(ir) = rt.insts.get(*n) else { continue };
+    // The map's order is stable while it is not modified, and a modified
+    // map means instances came or went: no need to sort on every event.
+    for (n, ir) in &rt.insts {
         let inst = rt.units[ir.unit]
             .as_ref()
             .and_then(|u| u.instance(ir.member));
-        match rt.status.since.get_mut(*n) {
+        match rt.status.since.get_mut(n) {
             Some((s, t)) if *s != ir.state => {
                 *s = ir.state;
                 *t = now_wall;
             }
             Some(_) => {}
             None => {
-                rt.status.since.insert((*n).clone(), (ir.state, now_wall));
+                rt.status.since.insert(n.clone(), (ir.state, now_wall));
             }
         }
         n.hash(&mut h);
         ir.state.hash(&mut h);
-        rt.status.vips_set.contains(*n).hash(&mut h);
+        rt.status.vips_set.contains(n).hash(&mut h);
         if let Some(i) = inst {
             i.effective_priority().hash(&mut h);
             i.base_priority().hash(&mut h);
@@ -512,6 +511,8 @@ pub(super) fn publish(rt: &mut Runtime) {
         return;
     }
     rt.status.since.retain(|n, _| rt.insts.contains_key(n));
+    let mut names: Vec<&String> = rt.insts.keys().collect();
+    names.sort();
     let snap = snapshot(rt, &names, now_wall);
     rt.status.last_hash = hash;
     rt.status.last_sent = Some(std::time::Instant::now());
@@ -667,6 +668,57 @@ mod tests {
         );
         assert!(text.contains("  track script chk_down  failed  weight -5"));
         assert!(text.contains("  drops: auth_failure 3"));
+    }
+
+    #[test]
+    fn render_summarises_the_load_balancer_and_sync_groups() {
+        use crate::lvs::{LvsState, RsState, SorryState, VsState};
+        let rs = |name: &str, alive| RsState {
+            name: name.into(),
+            addr: "192.0.2.20".parse().unwrap(),
+            port: 80,
+            alive,
+            weight: 1,
+            checkers: vec![],
+        };
+        let lvs = LvsState {
+            pid: 1,
+            data_plane: "nftables".into(),
+            nft_table: "keel".into(),
+            updated: 1000.0,
+            error: None,
+            virtual_servers: vec![VsState {
+                name: "[192.0.2.144]:tcp:80".into(),
+                services: vec![],
+                quorum_up: false,
+                live_weight: 0,
+                sorry_server: Some(SorryState {
+                    addr: "192.0.2.30".parse().unwrap(),
+                    port: 80,
+                    active: true,
+                }),
+                real_servers: vec![rs("a", false), rs("b", false)],
+            }],
+        };
+        let mut st = sample();
+        st.sync_groups.push(GroupStatus {
+            name: "G1".into(),
+            state: "BACKUP".into(),
+            members: vec!["VI_1".into(), "VI_2".into()],
+        });
+        let text = render(&st, Some(&lvs), 1010.0);
+        assert!(text.contains("VRRP_Group(G1) BACKUP  VI_1, VI_2"), "{text}");
+        assert!(
+            text.contains("Load balancer (nftables): 1 virtual server\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                "  [192.0.2.144]:tcp:80  0/2 real servers up  quorum down  sorry server 192.0.2.30:80 active"
+            ),
+            "{text}"
+        );
+        assert!(!render(&st, None, 1010.0).contains("Load balancer"));
     }
 
     #[test]
