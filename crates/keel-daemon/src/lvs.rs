@@ -707,6 +707,7 @@ impl Lvs {
             results: HashMap::new(),
             error: None,
             vs_keys: service_keys(config),
+            dirty: false,
         };
         let task = tokio::spawn(worker.run(set, stop_rx));
         Ok(Some(Lvs { stop, task }))
@@ -804,7 +805,15 @@ struct Worker {
     error: Option<String>,
     /// The data-plane services of each virtual server, in config order.
     vs_keys: Vec<Vec<keel_lvs::ServiceKey>>,
+    /// A check result arrived that the state file does not show yet.
+    /// Rewriting the whole file after every check made the daemon's cost
+    /// per check grow with the number of real servers; plain results are
+    /// written at most once per `STATE_SAVE_INTERVAL`, health changes at once.
+    dirty: bool,
 }
+
+/// How stale the state file's "last check" columns may get.
+const STATE_SAVE_INTERVAL: Duration = Duration::from_secs(1);
 
 /// The data-plane services each virtual server stands for (a
 /// `virtual_server_group` expands to several).
@@ -845,6 +854,9 @@ impl Worker {
         let mut tasks: HashMap<tokio::task::Id, CheckerId> = HashMap::new();
         let mut resync = tokio::time::interval_at(epoch + RESYNC_INTERVAL, RESYNC_INTERVAL);
         resync.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut save_tick =
+            tokio::time::interval_at(epoch + STATE_SAVE_INTERVAL, STATE_SAVE_INTERVAL);
+        save_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let release = loop {
             let wake = set.next_due().map(|t| epoch + t.since_epoch());
             tokio::select! {
@@ -895,6 +907,7 @@ impl Worker {
                     }
                     self.save(&set);
                 }
+                _ = save_tick.tick(), if self.dirty => self.save(&set),
                 r = &mut stop => break r.unwrap_or(true),
             }
         };
@@ -1001,6 +1014,7 @@ impl Worker {
         at_startup: bool,
     ) {
         let mut table_changed = false;
+        let changed = !actions.is_empty();
         for a in actions {
             match a {
                 Action::Log(line) => tracing::info!("{line}"),
@@ -1065,7 +1079,11 @@ impl Worker {
         if table_changed {
             self.apply(set).await;
         }
-        self.save(set);
+        if changed {
+            self.save(set);
+        } else {
+            self.dirty = true;
+        }
     }
 
     /// Brings the data plane to the engine's desired table; returns how
@@ -1165,7 +1183,8 @@ impl Worker {
         }
     }
 
-    fn save(&self, set: &CheckerSet) {
+    fn save(&mut self, set: &CheckerSet) {
+        self.dirty = false;
         if let Err(e) = write_state(&self.ctx.state_file, &self.snapshot(set)) {
             tracing::warn!("{e}");
         }
