@@ -101,6 +101,10 @@ fn master_and_backup_report_their_state() {
     assert_eq!(m["base_priority"], 100);
     assert_eq!(m["advert_interval_ms"], 1000);
     assert_eq!(m["vips"][0]["addr"], "192.0.2.111");
+    assert!(
+        m["master_ip"].is_null(),
+        "a MASTER has no other master: {m:#}"
+    );
     assert!(m["counters"]["became_master"].as_u64().unwrap() >= 1);
     let b = wait_instance(&t.two, &f2, "BACKUP hearing node one", |i| {
         i["state"] == "BACKUP" && i["master_ip"] == "192.0.2.3"

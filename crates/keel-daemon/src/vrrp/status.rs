@@ -341,7 +341,9 @@ fn write_atomic(path: &Path, st: &VrrpStatus) -> std::io::Result<()> {
         std::fs::create_dir_all(dir)?;
     }
     let text = serde_json::to_vec_pretty(st).map_err(std::io::Error::other)?;
-    let tmp = path.with_extension("json.tmp");
+    // Per process: two daemons pointed at one file must not clobber each
+    // other's half-written copy.
+    let tmp = path.with_extension(format!("json.{}.tmp", std::process::id()));
     std::fs::write(&tmp, text)?;
     std::fs::rename(&tmp, path)
 }
@@ -561,7 +563,11 @@ fn snapshot(rt: &Runtime, names: &[&String], now: SystemTime) -> VrrpStatus {
             base_priority: inst.map(|i| i.base_priority()).unwrap_or(e.priority),
             effective_priority: inst.map(|i| i.effective_priority()).unwrap_or(e.priority),
             advert_interval_ms: e.advert_interval.as_millis() as u64,
-            master_ip: inst.and_then(|i| i.master_ip()),
+            // The engine remembers the last master in every state; only a
+            // BACKUP has one now.
+            master_ip: inst
+                .and_then(|i| i.master_ip())
+                .filter(|_| ir.state == State::Backup),
             since: unix(rt.status.since.get(*n).map(|(_, t)| *t).unwrap_or(now)),
             vips: ir
                 .plan
