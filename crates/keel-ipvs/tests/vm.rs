@@ -1,7 +1,7 @@
 //! IPVS programmed in a real kernel and read back, compared with what
 //! Debian's `ipvsadm -ln` prints for the same kernel state.
 //!
-//! This binary has its own harness (`harness = false`). On a kernel with
+//! This binary has its own harness (`harness = false`, `keel_lab::vm`). On a kernel with
 //! IPVS (inside `scripts/ipvs-vm.sh`, which sets `KEEL_IPVS_VM=1`, or on a
 //! host that has IPVS) it runs every test, each on its own thread in a fresh
 //! network namespace, hence with its own empty IPVS table. On a kernel
@@ -20,11 +20,8 @@ use keel_lvs::{
     format_ipvsadm,
 };
 use std::net::{IpAddr, SocketAddr, TcpStream};
-use std::path::PathBuf;
 use std::process::{Command, ExitCode};
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 // ---------------------------------------------------------------- helpers
 
@@ -832,279 +829,89 @@ fn connection_counters_read_back() {
 
 // ---------------------------------------------------------------- harness
 
-type TestFn = fn();
-
-/// `println!` that ignores a failing stdout (the VM's output port), so that
-/// a lost line cannot turn into a panic in the harness; the exit status still
-/// carries the verdict.
-macro_rules! say {
-    () => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stdout().lock());
-    }};
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
-    }};
-}
-
-const TESTS: &[(&str, TestFn)] = &[
-    (
-        "open_resolves_family_and_reports_info",
-        open_resolves_family_and_reports_info,
-    ),
-    (
-        "every_scheduler_programs_and_reads_back",
-        every_scheduler_programs_and_reads_back,
-    ),
-    (
-        "scheduler_missing_from_kernel_is_a_typed_error",
-        scheduler_missing_from_kernel_is_a_typed_error,
-    ),
-    (
-        "forwarding_methods_nat_dr_and_tunnels",
-        forwarding_methods_nat_dr_and_tunnels,
-    ),
-    (
-        "persistence_timeout_and_netmask",
-        persistence_timeout_and_netmask,
-    ),
-    ("fwmark_services", fwmark_services),
-    ("ipv6_services", ipv6_services),
-    ("ipv6_fwmark_service", ipv6_fwmark_service),
-    (
-        "listing_order_and_full_length_masks",
-        listing_order_and_full_length_masks,
-    ),
-    ("udp_and_sctp_services", udp_and_sctp_services),
-    ("weights_and_thresholds", weights_and_thresholds),
-    ("edit_and_delete", edit_and_delete),
-    (
-        "changes_made_behind_our_back_converge",
-        changes_made_behind_our_back_converge,
-    ),
-    (
-        "mixed_families_only_through_tunnels",
-        mixed_families_only_through_tunnels,
-    ),
-    ("kernel_refusals_are_typed", kernel_refusals_are_typed),
-    (
-        "one_packet_flag_and_persistence_engine_round_trip",
-        one_packet_flag_and_persistence_engine_round_trip,
-    ),
-    (
-        "connection_counters_read_back",
-        connection_counters_read_back,
-    ),
-];
-
-/// Name of the test that runs on the host itself when its kernel has no
-/// IPVS, before the VM run.
-const HOST_TEST: &str = "host_without_ipvs_reports_not_available";
-
-struct Args {
-    filters: Vec<String>,
-    exact: bool,
-    list: bool,
-    ignored_only: bool,
-    raw: Vec<String>,
-}
-
-fn parse_args() -> Args {
-    let raw: Vec<String> = std::env::args().skip(1).collect();
-    let mut a = Args {
-        filters: Vec::new(),
-        exact: false,
-        list: false,
-        ignored_only: false,
-        raw: raw.clone(),
-    };
-    let mut it = raw.into_iter();
-    while let Some(arg) = it.next() {
-        match arg.as_str() {
-            "--exact" => a.exact = true,
-            "--list" => a.list = true,
-            "--ignored" => a.ignored_only = true,
-            // libtest options that take a value; the value is not a filter.
-            "--test-threads" | "--format" | "--color" | "--skip" | "-Z" | "--logfile" => {
-                let _ = it.next();
-            }
-            s if s.starts_with('-') => {}
-            s => a.filters.push(s.to_string()),
-        }
-    }
-    a
-}
-
-impl Args {
-    fn selected(&self, name: &str) -> bool {
-        self.filters.is_empty()
-            || self.filters.iter().any(|f| {
-                if self.exact {
-                    name == f
-                } else {
-                    name.contains(f.as_str())
-                }
-            })
-    }
-}
-
-fn in_vm() -> bool {
-    std::env::var_os("KEEL_IPVS_VM").is_some_and(|v| v == "1")
-}
-
-fn vm_script() -> PathBuf {
-    match std::env::var_os("KEEL_IPVS_VM_SCRIPT") {
-        Some(p) => PathBuf::from(p),
-        None => PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/ipvs-vm.sh"),
-    }
-}
-
-fn summary(passed: usize, failed: usize, filtered: usize, started: Instant) -> String {
-    format!(
-        "test result: {}. {passed} passed; {failed} failed; 0 ignored; 0 measured; {filtered} filtered out; finished in {:.2}s",
-        if failed == 0 { "ok" } else { "FAILED" },
-        started.elapsed().as_secs_f64()
-    )
-}
-
-fn run_here(args: &Args) -> ExitCode {
-    let started = Instant::now();
-    let chosen: Vec<&(&str, TestFn)> = TESTS.iter().filter(|(n, _)| args.selected(n)).collect();
-    let filtered = TESTS.len() - chosen.len();
-    say!("\nrunning {} tests", chosen.len());
-    let next = AtomicUsize::new(0);
-    let failures = Mutex::new(Vec::new());
-    let workers = std::env::var("RUST_TEST_THREADS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(4usize)
-        .clamp(1, chosen.len().max(1));
-    std::thread::scope(|s| {
-        for _ in 0..workers {
-            s.spawn(|| {
-                loop {
-                    let i = next.fetch_add(1, Ordering::SeqCst);
-                    let Some(&&(name, f)) = chosen.get(i) else {
-                        break;
-                    };
-                    // A fresh thread per test: the network namespace it
-                    // enters (and so its IPVS table) is that thread's alone.
-                    let r = std::thread::Builder::new()
-                        .name(name.to_string())
-                        .spawn(move || {
-                            nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET)
-                                .expect("unshare(CLONE_NEWNET)");
-                            // IPVS refuses IPv4 real servers whose address
-                            // type it cannot classify, and a namespace has
-                            // no local routing table until an address (here
-                            // lo's) exists.
-                            ip(&["link", "set", "lo", "up"]);
-                            f()
-                        })
-                        .expect("spawn test thread")
-                        .join();
-                    if r.is_ok() {
-                        say!("test {name} ... ok");
-                    } else {
-                        say!("test {name} ... FAILED");
-                        failures
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .push(name);
-                    }
-                }
-            });
-        }
-    });
-    let failures = failures.into_inner().unwrap_or_else(|p| p.into_inner());
-    if !failures.is_empty() {
-        say!("\nfailures:");
-        for f in &failures {
-            say!("    {f}");
-        }
-    }
-    say!();
-    say!(
-        "{}",
-        summary(
-            chosen.len() - failures.len(),
-            failures.len(),
-            filtered,
-            started
-        )
-    );
-    say!();
-    if failures.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(101)
-    }
-}
-
-fn main() -> ExitCode {
-    let args = parse_args();
-    if args.list {
-        for (name, _) in TESTS {
-            if args.selected(name) {
-                say!("{name}: test");
-            }
-        }
-        return ExitCode::SUCCESS;
-    }
-    if args.ignored_only {
-        // Nothing here is #[ignore]d.
-        say!("\nrunning 0 tests\n");
-        say!("{}\n", summary(0, 0, TESTS.len(), Instant::now()));
-        return ExitCode::SUCCESS;
-    }
-    if in_vm() {
-        return run_here(&args);
-    }
-    let started = Instant::now();
+/// On a kernel without IPVS, `IpvsBackend::open()` reports exactly that
+/// (the daemon's cue to fall back to nftables).
+fn host_without_ipvs_reports_not_available() {
     match IpvsBackend::open() {
-        Ok(_) => run_here(&args),
-        Err(IpvsError::NotAvailable) => {
-            // The host kernel lacks IPVS: that is itself under test (the
-            // daemon's cue to fall back to nftables), then the real tests
-            // run in the VM.
-            let script = vm_script();
-            say!(
-                "no IPVS in this kernel: running the IPVS tests in a VM ({})",
-                script.display()
-            );
-            let exe = std::env::current_exe().expect("current_exe");
-            let status = Command::new(&script)
-                .args(["run", "--timeout", "300", "--"])
-                .arg(&exe)
-                .args(&args.raw)
-                .status();
-            let code = match status {
-                Ok(s) => s.code().unwrap_or(125),
-                Err(e) => {
-                    eprintln!("cannot run {}: {e}", script.display());
-                    125
-                }
-            };
-            if code != 0 {
-                eprintln!("IPVS tests in the VM failed (status {code})");
-            }
-            let host_selected = args.selected(HOST_TEST);
-            if host_selected {
-                say!("\nrunning 1 test\ntest {HOST_TEST} ... ok\n");
-                say!("{}\n", summary(1, 0, 0, started));
-            }
-            if code == 0 {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(u8::try_from(code).unwrap_or(1))
-            }
+        Err(IpvsError::NotAvailable) => {}
+        Ok(_) => {
+            panic!("IpvsBackend::open() on a kernel without IPVS: want NotAvailable, got a backend")
         }
         Err(e) => {
-            say!("\nrunning 1 test\ntest {HOST_TEST} ... FAILED\n");
-            eprintln!("IpvsBackend::open() on a kernel without IPVS: want NotAvailable, got {e}");
-            say!("{}\n", summary(0, 1, 0, started));
-            ExitCode::from(101)
+            panic!("IpvsBackend::open() on a kernel without IPVS: want NotAvailable, got {e}")
         }
     }
+}
+
+/// Runs on each test's own thread: the network namespace it enters (and so
+/// its IPVS table) is that test's alone.
+fn fresh_netns() {
+    nix::sched::unshare(nix::sched::CloneFlags::CLONE_NEWNET).expect("unshare(CLONE_NEWNET)");
+    // IPVS refuses IPv4 real servers whose address type it cannot classify,
+    // and a namespace has no local routing table until an address (here
+    // lo's) exists.
+    ip(&["link", "set", "lo", "up"]);
+}
+
+const SUITE: keel_lab::vm::Suite = keel_lab::vm::Suite {
+    tests: &[
+        (
+            "open_resolves_family_and_reports_info",
+            open_resolves_family_and_reports_info,
+        ),
+        (
+            "every_scheduler_programs_and_reads_back",
+            every_scheduler_programs_and_reads_back,
+        ),
+        (
+            "scheduler_missing_from_kernel_is_a_typed_error",
+            scheduler_missing_from_kernel_is_a_typed_error,
+        ),
+        (
+            "forwarding_methods_nat_dr_and_tunnels",
+            forwarding_methods_nat_dr_and_tunnels,
+        ),
+        (
+            "persistence_timeout_and_netmask",
+            persistence_timeout_and_netmask,
+        ),
+        ("fwmark_services", fwmark_services),
+        ("ipv6_services", ipv6_services),
+        ("ipv6_fwmark_service", ipv6_fwmark_service),
+        (
+            "listing_order_and_full_length_masks",
+            listing_order_and_full_length_masks,
+        ),
+        ("udp_and_sctp_services", udp_and_sctp_services),
+        ("weights_and_thresholds", weights_and_thresholds),
+        ("edit_and_delete", edit_and_delete),
+        (
+            "changes_made_behind_our_back_converge",
+            changes_made_behind_our_back_converge,
+        ),
+        (
+            "mixed_families_only_through_tunnels",
+            mixed_families_only_through_tunnels,
+        ),
+        ("kernel_refusals_are_typed", kernel_refusals_are_typed),
+        (
+            "one_packet_flag_and_persistence_engine_round_trip",
+            one_packet_flag_and_persistence_engine_round_trip,
+        ),
+        (
+            "connection_counters_read_back",
+            connection_counters_read_back,
+        ),
+    ],
+    host_test: (
+        "host_without_ipvs_reports_not_available",
+        host_without_ipvs_reports_not_available,
+    ),
+    workers: 4,
+    vm_timeout_secs: 300,
+    prepare: fresh_netns,
+};
+
+fn main() -> ExitCode {
+    keel_lab::vm::main(&SUITE, || IpvsBackend::open().is_ok())
 }

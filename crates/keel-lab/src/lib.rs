@@ -21,6 +21,8 @@ mod mac;
 mod node;
 pub mod pcap;
 mod process;
+pub mod s3;
+pub mod vm;
 
 use std::collections::HashMap;
 use std::fs::{self, File};

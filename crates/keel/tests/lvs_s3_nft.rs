@@ -7,274 +7,23 @@
 //! Round robin alternates strictly on the DR data plane too (it pins each
 //! connection to the server its SYN was given), as on IPVS.
 
-use keel_lab::{Lab, LabProcess, LabSignal, Node, wait_until};
+mod s3_common;
+
+use s3_common::*;
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-const VIP: &str = "192.0.2.144";
-const WEB1: &str = "this is web 1";
-const WEB2: &str = "this is web 2";
-
-fn keel_bin() -> &'static str {
-    env!("CARGO_BIN_EXE_keel")
-}
 
 /// The seed's S3 configuration with short check timers, so failures are
 /// seen within seconds, on the nftables data plane even where the kernel
 /// has IPVS.
 fn s3_conf(node: u8, extra: &[(&str, &str)]) -> String {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../examples/seed")
-        .join(format!("s3-node{node}.conf"));
-    let mut text = std::fs::read_to_string(path).unwrap();
-    for (from, to) in [
-        ("delay_loop 3", "delay_loop 1"),
-        ("connect_timeout 3", "connect_timeout 1"),
-        ("nb_get_retry 3", "nb_get_retry 1"),
-        ("delay_before_retry 3", "delay_before_retry 1"),
-    ]
-    .iter()
-    .chain(extra)
-    {
-        assert!(text.contains(from), "{from:?} not in the seed config");
-        text = text.replace(from, to);
-    }
-    text.replace(
+    seed_conf(node, extra).replace(
         "    vrrp_mcast_group4",
         "    keel_lvs_backend nftables\n    vrrp_mcast_group4",
     )
-}
-
-/// nginx serving `page` as index.html on port 80 of `node`, with its pid
-/// file, logs and temporary files in the lab directory.
-struct Web {
-    node: Node,
-    conf: PathBuf,
-    dir: PathBuf,
-    proc: Option<LabProcess>,
-}
-
-impl Web {
-    fn new(lab: &Lab, node: &Node, name: &str, page: &str) -> Web {
-        let dir = lab.dir().join(format!("nginx-{name}"));
-        std::fs::create_dir_all(dir.join("html")).unwrap();
-        std::fs::create_dir_all(dir.join("tmp")).unwrap();
-        std::fs::write(dir.join("html/index.html"), format!("{page}\n")).unwrap();
-        let d = dir.display();
-        let conf = dir.join("nginx.conf");
-        std::fs::write(
-            &conf,
-            format!(
-                "user root;\nworker_processes 1;\nmaster_process off;\npid {d}/nginx.pid;\n\
-                 error_log {d}/error.log;\nevents {{ worker_connections 64; }}\n\
-                 http {{\n  access_log off;\n  client_body_temp_path {d}/tmp/body;\n\
-                 proxy_temp_path {d}/tmp/proxy;\n  fastcgi_temp_path {d}/tmp/fastcgi;\n\
-                 uwsgi_temp_path {d}/tmp/uwsgi;\n  scgi_temp_path {d}/tmp/scgi;\n\
-                 server {{ listen 80; root {d}/html; }}\n}}\n"
-            ),
-        )
-        .unwrap();
-        let mut w = Web {
-            node: node.clone(),
-            conf,
-            dir,
-            proc: None,
-        };
-        w.start();
-        w
-    }
-
-    fn start(&mut self) {
-        let conf = self.conf.to_string_lossy().into_owned();
-        let prefix = self.dir.to_string_lossy().into_owned();
-        let err = self.dir.join("error.log").to_string_lossy().into_owned();
-        let p = self
-            .node
-            .spawn(
-                "nginx",
-                &["-p", &prefix, "-e", &err, "-c", &conf, "-g", "daemon off;"],
-            )
-            .unwrap();
-        let addr = self.node.ipv4().unwrap();
-        let url = format!("http://{addr}/");
-        let up = wait_until(Duration::from_secs(10), Duration::from_millis(50), || {
-            self.node
-                .curl(&url)
-                .map(|o| o.status.success())
-                .unwrap_or(false)
-        });
-        assert!(
-            up,
-            "nginx on {} did not start: {}",
-            self.node.name(),
-            p.stderr().unwrap_or_default()
-        );
-        self.proc = Some(p);
-    }
-
-    fn stop(&mut self) {
-        if let Some(p) = self.proc.take() {
-            p.stop(Duration::from_secs(5)).unwrap();
-        }
-    }
-}
-
-/// `keel` with keepalived's flags in a director namespace.
-struct Director {
-    node: Node,
-    proc: LabProcess,
-    state: PathBuf,
-}
-
-impl Director {
-    fn start(lab: &Lab, node: &Node, conf_text: &str) -> Director {
-        Director::start_with(lab, node, conf_text, &[])
-    }
-
-    fn start_with(lab: &Lab, node: &Node, conf_text: &str, extra: &[&str]) -> Director {
-        let stem = lab.dir().join(format!("keel-{}", node.name()));
-        let conf = stem.with_extension("conf");
-        std::fs::write(&conf, conf_text).unwrap();
-        let state = stem.with_extension("lvs.json");
-        let path = |ext: &str| stem.with_extension(ext).to_string_lossy().into_owned();
-        let env = format!("KEEL_LVS_STATE={}", state.display());
-        let (conf_s, p1, p2, p3) = (path("conf"), path("pid"), path("vrrp.pid"), path("chk.pid"));
-        let proc = node
-            .spawn(
-                "env",
-                &[
-                    &env,
-                    keel_bin(),
-                    "-n",
-                    "-l",
-                    "-D",
-                    "-G",
-                    "-f",
-                    &conf_s,
-                    "-p",
-                    &p1,
-                    "-r",
-                    &p2,
-                    "-c",
-                    &p3,
-                ]
-                .into_iter()
-                .chain(extra.iter().copied())
-                .collect::<Vec<_>>(),
-            )
-            .unwrap();
-        Director {
-            node: node.clone(),
-            proc,
-            state,
-        }
-    }
-
-    fn conf(&self) -> PathBuf {
-        self.state.with_extension("").with_extension("conf")
-    }
-
-    fn log(&self) -> String {
-        let mut s = self.proc.stderr().unwrap_or_default();
-        s.push_str(&self.proc.stdout().unwrap_or_default());
-        s
-    }
-
-    fn wait_log(&self, needle: &str, timeout: Duration) {
-        let ok = wait_until(timeout, Duration::from_millis(50), || {
-            self.log().contains(needle)
-        });
-        assert!(
-            ok,
-            "{}: {needle:?} not logged within {timeout:?}; log:\n{}",
-            self.node.name(),
-            self.log()
-        );
-    }
-
-    /// `keel lvs` in the director's namespace.
-    fn lvs(&self, json: bool) -> String {
-        let env = format!("KEEL_LVS_STATE={}", self.state.display());
-        let mut args = vec![env.as_str(), keel_bin(), "lvs"];
-        if json {
-            args.push("--json");
-        }
-        let out = self.node.exec("env", &args).unwrap();
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    }
-
-    fn wait_vip(&self, present: bool, timeout: Duration) {
-        self.wait_addr(VIP, present, timeout)
-    }
-
-    fn wait_addr(&self, addr: &str, present: bool, timeout: Duration) {
-        let vip = addr.parse().unwrap();
-        let ok = wait_until(timeout, Duration::from_millis(50), || {
-            self.node.has_addr(vip).unwrap() == present
-        });
-        assert!(
-            ok,
-            "{}: {addr} {} within {timeout:?}; log:\n{}",
-            self.node.name(),
-            if present { "not added" } else { "not removed" },
-            self.log()
-        );
-    }
-
-    fn stop(&self) {
-        self.proc.kill(LabSignal::SIGTERM).unwrap();
-        let st = self.proc.wait_timeout(Duration::from_secs(10)).unwrap();
-        assert!(
-            st.is_some(),
-            "{}: keel did not exit on SIGTERM",
-            self.node.name()
-        );
-    }
-}
-
-/// What `n` curls of the VIP from the client got (one line each; a failed
-/// curl gives its error).
-fn pages(client: &Node, n: usize) -> Vec<String> {
-    pages_of(client, VIP, n)
-}
-
-fn pages_of(client: &Node, vip: &str, n: usize) -> Vec<String> {
-    (0..n)
-        .map(|_| {
-            let out = client.curl(&format!("http://{vip}/")).unwrap();
-            if out.status.success() {
-                String::from_utf8_lossy(&out.stdout).trim().to_string()
-            } else {
-                format!(
-                    "curl failed: {}",
-                    String::from_utf8_lossy(&out.stderr).trim()
-                )
-            }
-        })
-        .collect()
-}
-
-/// Curls until every answer of a batch of six is `page` (the data plane
-/// and ARP may need a moment after a change).
-fn wait_only(client: &Node, page: &str, timeout: Duration) -> Vec<String> {
-    wait_only_of(client, VIP, page, timeout)
-}
-
-fn wait_only_of(client: &Node, vip: &str, page: &str, timeout: Duration) -> Vec<String> {
-    let mut last = Vec::new();
-    let ok = wait_until(timeout, Duration::from_millis(200), || {
-        last = pages_of(client, vip, 6);
-        last.iter().all(|p| p == page)
-    });
-    assert!(ok, "expected only {page:?}, got {last:?}");
-    last
 }
 
 /// Six curls alternate strictly between the two web servers, as the seed
@@ -289,56 +38,14 @@ fn assert_both_pages(client: &Node) {
     }
 }
 
-struct S3 {
-    lab: Lab,
-    one: Node,
-    two: Node,
-    client: Node,
-    web1: Web,
-    web2: Web,
-    _sorry: (Web, Web),
-}
-
-fn s3_lab(hint: &str) -> S3 {
-    let lab = Lab::new(hint).unwrap();
-    let one = lab.add_node("one", &["192.0.2.3/24"]).unwrap();
-    let two = lab.add_node("two", &["192.0.2.5/24"]).unwrap();
-    let client = lab.add_node("client", &["192.0.2.10/24"]).unwrap();
-    let rs1 = lab.add_node("rs1", &["192.0.2.11/24"]).unwrap();
-    let rs2 = lab.add_node("rs2", &["192.0.2.12/24"]).unwrap();
-    let vip = VIP.parse().unwrap();
-    for rs in [&rs1, &rs2] {
-        rs.run_in(move || keel_nft::realserver::prepare(vip, "lo"))
-            .unwrap()
-            .unwrap();
-    }
-    let web1 = Web::new(&lab, &rs1, "rs1", WEB1);
-    let web2 = Web::new(&lab, &rs2, "rs2", WEB2);
-    let sorry = (
-        Web::new(&lab, &one, "one", "sorry from one"),
-        Web::new(&lab, &two, "two", "sorry from two"),
-    );
-    S3 {
-        lab,
-        one,
-        two,
-        client,
-        web1,
-        web2,
-        _sorry: sorry,
-    }
-}
-
 fn nft_tables(node: &Node) -> String {
     let out = node.exec_checked("nft", &["list", "tables"]).unwrap();
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-const CHECK_TIMEOUT: Duration = Duration::from_secs(20);
-
 #[test]
 fn s3_dr_checks_sorry_server_and_failover_on_nftables() {
-    let mut s = s3_lab("s3nft");
+    let mut s = s3_lab("s3nft", true);
     let one = Director::start(&s.lab, &s.one, &s3_conf(1, &[]));
     let two = Director::start(&s.lab, &s.two, &s3_conf(2, &[]));
     one.wait_vip(true, Duration::from_secs(10));
@@ -384,7 +91,7 @@ fn s3_dr_checks_sorry_server_and_failover_on_nftables() {
     assert_both_pages(&s.client);
 
     // 2. Web server 2 stops: after its failed checks it leaves the table.
-    s.web2.stop();
+    s.web2.stop(WEB_GRACE).unwrap();
     one.wait_log(
         "HTTP_CHECK on service [192.0.2.12]:tcp:80 failed",
         CHECK_TIMEOUT,
@@ -416,7 +123,7 @@ fn s3_dr_checks_sorry_server_and_failover_on_nftables() {
     );
 
     // 3. Web server 1 stops too: the master director's sorry page.
-    s.web1.stop();
+    s.web1.stop(WEB_GRACE).unwrap();
     one.wait_log(
         "Removing service [192.0.2.11]:tcp:80 from VS [192.0.2.144]:tcp:80",
         CHECK_TIMEOUT,
@@ -442,8 +149,8 @@ fn s3_dr_checks_sorry_server_and_failover_on_nftables() {
     assert!(!one.state.exists(), "state file left behind");
 
     // 5. Both web servers back: the new master sends clients to both again.
-    s.web1.start();
-    s.web2.start();
+    s.web1.start().unwrap();
+    s.web2.start().unwrap();
     for rs in ["192.0.2.11", "192.0.2.12"] {
         two.wait_log(
             &format!("Adding service [{rs}]:tcp:80 to VS [192.0.2.144]:tcp:80"),
@@ -470,7 +177,7 @@ fn s3_unsupported_scheduler_stops_only_the_load_balancer() {
     );
     // VRRP carries on: the instance still becomes master and holds the VIP.
     d.wait_vip(true, Duration::from_secs(10));
-    assert!(d.proc.is_running());
+    assert!(d.proc().is_running());
     assert!(!nft_tables(&one).contains("keel"));
     assert!(d.lvs(false).contains("keel lvs:"));
     d.stop();
@@ -526,11 +233,11 @@ fn s3_nat_checks_sorry_server_and_failover_on_nftables() {
         rs.exec_checked("ip", &["route", "add", "default", "via", NAT_GATEWAY])
             .unwrap();
     }
-    let mut web1 = Web::new(&lab, &rs1, "rs1", WEB1);
-    let mut web2 = Web::new(&lab, &rs2, "rs2", WEB2);
+    let mut web1 = Web::new(&lab, &rs1, "rs1", WEB1).unwrap();
+    let mut web2 = Web::new(&lab, &rs2, "rs2", WEB2).unwrap();
     let _sorry = (
-        Web::new(&lab, &one, "one", "sorry from one"),
-        Web::new(&lab, &two, "two", "sorry from two"),
+        Web::new(&lab, &one, "one", "sorry from one").unwrap(),
+        Web::new(&lab, &two, "two", "sorry from two").unwrap(),
     );
     let d1 = Director::start(&lab, &one, &s3_nat_conf(1));
     let d2 = Director::start(&lab, &two, &s3_nat_conf(2));
@@ -560,7 +267,7 @@ fn s3_nat_checks_sorry_server_and_failover_on_nftables() {
     }
 
     // 2. Web 2 down: only web 1.
-    web2.stop();
+    web2.stop(WEB_GRACE).unwrap();
     d1.wait_log(
         "Removing service [192.0.2.12]:tcp:80 from VS [198.51.100.144]:tcp:80",
         CHECK_TIMEOUT,
@@ -568,7 +275,7 @@ fn s3_nat_checks_sorry_server_and_failover_on_nftables() {
     wait_only_of(&client, NAT_VIP, WEB1, Duration::from_secs(5));
 
     // 3. Both down: the master's sorry page.
-    web1.stop();
+    web1.stop(WEB_GRACE).unwrap();
     d1.wait_log(
         "Adding sorry server [127.0.0.1]:tcp:80 to VS [198.51.100.144]:tcp:80",
         CHECK_TIMEOUT,
@@ -581,8 +288,8 @@ fn s3_nat_checks_sorry_server_and_failover_on_nftables() {
     wait_only_of(&client, NAT_VIP, "sorry from two", Duration::from_secs(10));
 
     // 5. Web servers back: both pages through the new master.
-    web1.start();
-    web2.start();
+    web1.start().unwrap();
+    web2.start().unwrap();
     for rs in ["192.0.2.11", "192.0.2.12"] {
         d2.wait_log(
             &format!("Adding service [{rs}]:tcp:80 to VS [198.51.100.144]:tcp:80"),
@@ -696,7 +403,7 @@ fn s3_notify_scripts_fifo_smtp_alerts_reload_and_keep_table() {
     let lab = Lab::new("s3nftnotify").unwrap();
     let one = lab.add_node("one", &["192.0.2.3/24"]).unwrap();
     let rs1 = lab.add_node("rs1", &["192.0.2.11/24"]).unwrap();
-    let mut web1 = Web::new(&lab, &rs1, "rs1", WEB1);
+    let mut web1 = Web::new(&lab, &rs1, "rs1", WEB1).unwrap();
     let dir = lab.dir().to_path_buf();
     let notify_log = dir.join("notify.log");
     let script = dir.join("notify.sh");
@@ -759,7 +466,7 @@ fn s3_notify_scripts_fifo_smtp_alerts_reload_and_keep_table() {
     wait_lines(&fifo_log, &format!("VS {vs} UP"), 1);
     wait_lines(&fifo_log, &format!("RS [192.0.2.12]:tcp:80 {vs} DOWN"), 1);
 
-    web1.stop();
+    web1.stop(WEB_GRACE).unwrap();
     d.wait_log(
         &format!("Removing service {rs} from VS {vs}"),
         CHECK_TIMEOUT,
@@ -784,7 +491,7 @@ fn s3_notify_scripts_fifo_smtp_alerts_reload_and_keep_table() {
         mails.lock().unwrap()
     );
 
-    web1.start();
+    web1.start().unwrap();
     d.wait_log(&format!("Adding service {rs} to VS {vs}"), CHECK_TIMEOUT);
     wait_lines(&notify_log, "up", 1);
     wait_lines(&notify_log, "quorum_up", 2);
@@ -808,7 +515,7 @@ fn s3_notify_scripts_fifo_smtp_alerts_reload_and_keep_table() {
             .count()
     };
     assert_eq!(removals(&d), 1);
-    d.proc.kill(LabSignal::SIGHUP).unwrap();
+    d.proc().kill(LabSignal::SIGHUP).unwrap();
     d.wait_log("Reloading", CHECK_TIMEOUT);
     std::thread::sleep(Duration::from_secs(2));
     assert_eq!(starts(&d), 1, "{}", d.log());
@@ -819,7 +526,7 @@ fn s3_notify_scripts_fifo_smtp_alerts_reload_and_keep_table() {
     // the new configuration and keeps serving its table.
     let changed = conf.replace("delay_loop 1", "delay_loop 2");
     std::fs::write(d.conf(), changed).unwrap();
-    d.proc.kill(LabSignal::SIGHUP).unwrap();
+    d.proc().kill(LabSignal::SIGHUP).unwrap();
     let restarted = wait_until(CHECK_TIMEOUT, Duration::from_millis(50), || starts(&d) == 2);
     assert!(restarted, "{}", d.log());
     let listed = wait_until(CHECK_TIMEOUT, Duration::from_millis(100), || {
