@@ -54,7 +54,14 @@ impl IpvsBackend {
     /// The kernel's table in keel's model, normalised.
     pub fn read_table(&self) -> Result<Table, IpvsError> {
         let mut table = Table::new();
+        let mut seen = std::collections::HashSet::new();
         for svc in self.ipvs.services()? {
+            // The kernel's dump walks a table shared by all namespaces by
+            // position; changes elsewhere during the dump can repeat a
+            // service. Keep the first copy.
+            if !seen.insert(svc.key) {
+                continue;
+            }
             let header = header_from_kernel(&svc)?;
             let mut vs = header.into_service();
             for d in self.ipvs.dests(&svc.key)? {

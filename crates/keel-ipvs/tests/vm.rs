@@ -907,7 +907,11 @@ const SUITE: keel_lab::vm::Suite = keel_lab::vm::Suite {
         "host_without_ipvs_reports_not_available",
         host_without_ipvs_reports_not_available,
     ),
-    workers: 4,
+    // One at a time: the kernel dumps IPVS services by position in a hash
+    // table shared by every namespace, so services added in another test's
+    // namespace during a dump shift the positions and `ipvsadm -ln` can list
+    // a service twice (seen in CI), which would fail the listing comparisons.
+    workers: 1,
     vm_timeout_secs: 300,
     prepare: fresh_netns,
 };

@@ -295,7 +295,10 @@ const SUITE: keel_lab::vm::Suite = keel_lab::vm::Suite {
         "host_without_ipvs_auto_falls_back_to_nftables",
         host_without_ipvs_auto_falls_back_to_nftables,
     ),
-    workers: 2,
+    // One at a time: IPVS dumps walk a table shared by every namespace, so
+    // one lab's changes during another lab's `ipvsadm -ln` can repeat a
+    // service in that listing.
+    workers: 1,
     vm_timeout_secs: 240,
     // Each test builds its own lab.
     prepare: || {},
