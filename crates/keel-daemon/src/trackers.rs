@@ -173,6 +173,14 @@ async fn run_track_file(cfg: TrackFile, engine: UnboundedSender<EngineMsg>) {
             path.display()
         );
     }
+    // inotify tells us of a change at once; the slow poll stays as a safety
+    // net for file systems that do not report changes (NFS, some FUSE).
+    let mut changes = watch_file(&path);
+    let fallback = if changes.is_some() {
+        FALLBACK_POLL_INTERVAL
+    } else {
+        POLL_INTERVAL
+    };
     let mut last = None;
     loop {
         let v = read_track_file(&path);
@@ -189,7 +197,89 @@ async fn run_track_file(cfg: TrackFile, engine: UnboundedSender<EngineMsg>) {
                 return;
             }
         }
-        tokio::time::sleep(POLL_INTERVAL).await;
+        match changes.as_mut() {
+            Some(rx) => {
+                tokio::select! {
+                    got = rx.recv() => if got.is_none() {
+                        // The watcher thread ended: keep going by polling.
+                        changes = None;
+                    },
+                    _ = tokio::time::sleep(fallback) => {}
+                }
+            }
+            None => tokio::time::sleep(POLL_INTERVAL).await,
+        }
+    }
+}
+
+/// With inotify, how often a `track_file` is read anyway.
+pub const FALLBACK_POLL_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Watches `path` with inotify on a thread of its own and reports each
+/// change on the returned channel; `None` when inotify is not available.
+///
+/// The directory is watched rather than the file so that a file created
+/// later, or replaced by a rename (how editors and `echo > tmp && mv` write),
+/// is seen too. The thread ends when the receiver is dropped (the tracker
+/// was stopped or reloaded): it wakes up at least once a second to check.
+pub fn watch_file(path: &Path) -> Option<tokio::sync::mpsc::Receiver<()>> {
+    use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => std::path::PathBuf::from("."),
+    };
+    let name = path.file_name()?.to_os_string();
+    let inotify = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC).ok()?;
+    let mask = AddWatchFlags::IN_CLOSE_WRITE
+        | AddWatchFlags::IN_MODIFY
+        | AddWatchFlags::IN_CREATE
+        | AddWatchFlags::IN_DELETE
+        | AddWatchFlags::IN_MOVED_TO
+        | AddWatchFlags::IN_MOVED_FROM;
+    if let Err(e) = inotify.add_watch(&dir, mask) {
+        tracing::debug!("inotify on {}: {e}; polling instead", dir.display());
+        return None;
+    }
+    let (tx, rx) = tokio::sync::mpsc::channel(1);
+    let spawned = std::thread::Builder::new()
+        .name("keel-track-file".into())
+        .spawn(move || watch_loop(inotify, name, tx));
+    spawned.ok().map(|_| rx)
+}
+
+fn watch_loop(
+    inotify: nix::sys::inotify::Inotify,
+    name: std::ffi::OsString,
+    tx: tokio::sync::mpsc::Sender<()>,
+) {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    use std::os::fd::AsFd;
+    loop {
+        if tx.is_closed() {
+            return;
+        }
+        let mut fds = [PollFd::new(inotify.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, PollTimeout::from(1000u16)) {
+            Ok(0) => continue,
+            Ok(_) => {}
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(_) => return,
+        }
+        let events = match inotify.read_events() {
+            Ok(ev) => ev,
+            Err(nix::errno::Errno::EAGAIN) => continue,
+            Err(_) => return,
+        };
+        if events
+            .iter()
+            .any(|e| e.name.as_deref() == Some(name.as_os_str()))
+        {
+            // A full channel already holds a wake-up: the reader re-reads
+            // the file anyway, so dropping this one loses nothing.
+            if let Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) = tx.try_send(()) {
+                return;
+            }
+        }
     }
 }
 
@@ -292,6 +382,41 @@ async fn run_track_process(cfg: TrackProcess, engine: UnboundedSender<EngineMsg>
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    async fn woke(rx: &mut tokio::sync::mpsc::Receiver<()>) -> bool {
+        tokio::time::timeout(Duration::from_secs(3), rx.recv())
+            .await
+            .is_ok_and(|v| v.is_some())
+    }
+
+    /// `track_file` learns of a write, a file created later and a file
+    /// replaced by a rename from inotify, without waiting for a poll.
+    #[tokio::test]
+    async fn track_file_changes_arrive_through_inotify() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("weight");
+        let mut rx = watch_file(&path).expect("inotify available");
+        std::fs::write(&path, "5\n").unwrap();
+        assert!(woke(&mut rx).await, "creation not reported");
+        while rx.try_recv().is_ok() {}
+        std::fs::write(&path, "7\n").unwrap();
+        assert!(woke(&mut rx).await, "write not reported");
+        while rx.try_recv().is_ok() {}
+        let tmp = dir.path().join("weight.tmp");
+        std::fs::write(&tmp, "9\n").unwrap();
+        while rx.try_recv().is_ok() {}
+        std::fs::rename(&tmp, &path).unwrap();
+        assert!(woke(&mut rx).await, "rename over the file not reported");
+        assert_eq!(read_track_file(&path), 9);
+        // Other files in the directory do not wake the tracker.
+        while rx.try_recv().is_ok() {}
+        std::fs::write(dir.path().join("other"), "1").unwrap();
+        assert!(
+            tokio::time::timeout(Duration::from_millis(300), rx.recv())
+                .await
+                .is_err()
+        );
+    }
 
     fn tp(process: &[&str], pm: Option<ParamMatch>) -> TrackProcess {
         TrackProcess {

@@ -213,3 +213,50 @@ fn s6_notify_scripts_and_mail() {
     }
     assert!(m.iter().all(|x| x.contains("root@localhost")));
 }
+
+// track_file: the number in a file times the weight moves the priority. The
+// file is replaced by a rename, as tools that write atomically do; keel
+// learns of it through inotify.
+#[test]
+fn track_file_value_moves_the_vip() {
+    let t = topo("tfile");
+    let file = t.lab.dir().join("weight");
+    std::fs::write(&file, "0\n").unwrap();
+    let conf = |prio: u32, tracked: bool| {
+        let track = if tracked {
+            format!(
+                "track_file tf {{\n file {}\n weight -1\n}}\n",
+                file.display()
+            )
+        } else {
+            String::new()
+        };
+        let inst_track = if tracked {
+            " track_file {\n  tf\n }\n"
+        } else {
+            ""
+        };
+        format!(
+            "{track}vrrp_instance VI_1 {{\n interface eth0\n virtual_router_id 61\n priority {prio}\n advert_int 1\n{inst_track} virtual_ipaddress {{\n  {VIP}\n }}\n}}\n"
+        )
+    };
+    let one = Daemon::start(&t.lab, &t.one, &conf(100, true));
+    let two = Daemon::start(&t.lab, &t.two, &conf(98, false));
+    one.wait_vip(VIP, true, 6 * S);
+    let tmp = t.lab.dir().join("weight.tmp");
+    std::fs::write(&tmp, "5\n").unwrap();
+    std::fs::rename(&tmp, &file).unwrap();
+    one.wait_log(
+        "VRRP_Instance(VI_1) Changing effective priority from 100 to 95",
+        2 * S,
+    );
+    two.wait_vip(VIP, true, 6 * S);
+    one.wait_vip(VIP, false, S);
+    std::fs::write(&file, "0\n").unwrap();
+    one.wait_log(
+        "VRRP_Instance(VI_1) Changing effective priority from 95 to 100",
+        2 * S,
+    );
+    one.wait_vip(VIP, true, 6 * S);
+    two.wait_vip(VIP, false, S);
+}
