@@ -854,25 +854,25 @@ fn render_dr(
         );
         let quiescent: Vec<&Destination> =
             svc.destinations.iter().filter(|d| d.weight == 0).collect();
+        if pinned && tcp && !live.is_empty() {
+            // Only a SYN starts a connection, and every SYN takes its turn,
+            // even one reusing the source port of a pinned flow: clients
+            // reuse ports as soon as the server closed first, and a stale
+            // pin must not bend the rotation. The chosen server's chain
+            // takes the flow from every other server's set.
+            let _ = writeln!(
+                out,
+                "\t\ttcp flags & (syn | ack) == syn {}",
+                rotation(svc, &live, &chain)
+            );
+        }
         if pinned {
-            // Known flows first. Like IPVS, weight 0 takes no new
-            // connections but keeps the ones it has; a SYN reusing the
-            // source port of one of its flows is a new connection, so it
-            // skips them and takes its turn (busy clients cycle through
-            // their ports faster than the flow timeout).
-            let not_syn = if tcp {
-                "tcp flags & (syn | ack) != syn "
-            } else {
-                ""
-            };
-            for (d, cond) in live
-                .iter()
-                .map(|d| (*d, ""))
-                .chain(quiescent.iter().map(|d| (*d, not_syn)))
-            {
+            // Known flows next. Like IPVS, weight 0 takes no new
+            // connections but keeps the ones it has.
+            for d in live.iter().copied().chain(quiescent.iter().copied()) {
                 let _ = writeln!(
                     out,
-                    "\t\t{cond}{flow_key} @{} goto {}",
+                    "\t\t{flow_key} @{} goto {}",
                     flow_set(svc, d.key()),
                     dest_chain(&chain, d.key())
                 );
@@ -882,33 +882,25 @@ fn render_dr(
             // Nothing to forward to: the local stack answers (or resets).
             out.push_str("\t\taccept\n");
         } else {
-            if pinned && tcp {
-                // Only a SYN starts a connection; a retransmitted one is
-                // already in its server's flow set. Packets of flows not
-                // seen start (older than the table, idle past the timeout,
-                // UDP and SCTP) take the slot table, which is the same on
-                // every director. A quiescent server forgets the flow a
-                // new SYN replaces, so that it cannot claim the new
-                // connection back when its weight returns.
-                for d in &quiescent {
-                    let _ = writeln!(
-                        out,
-                        "\t\ttcp flags & (syn | ack) == syn delete @{} {{ {flow_key} }}",
-                        flow_set(svc, d.key())
-                    );
-                }
-                let _ = writeln!(
-                    out,
-                    "\t\ttcp flags & (syn | ack) == syn {}",
-                    rotation(svc, &live, &chain)
-                );
-            }
+            // Packets of flows not seen start (older than the table, idle
+            // past the timeout, UDP and SCTP) take the slot table, which is
+            // the same on every director.
             out.push_str(&schedule_rule(svc, &live, &chain, opts, true));
         }
         out.push_str("\t}\n");
         for d in &svc.destinations {
             let _ = writeln!(out, "\tchain {} {{", dest_chain(&chain, d.key()));
             let _ = writeln!(out, "\t\tcounter comment \"{}\"", dest_comment(d));
+            if pinned && tcp {
+                // A new connection belongs to this server alone from now on.
+                for other in svc.destinations.iter().filter(|o| o.key() != d.key()) {
+                    let _ = writeln!(
+                        out,
+                        "\t\ttcp flags & (syn | ack) == syn delete @{} {{ {flow_key} }}",
+                        flow_set(svc, other.key())
+                    );
+                }
+            }
             if pinned {
                 // Whatever sent the packet here (rotation, slot table or
                 // the flow set), its flow now belongs to this server and

@@ -511,6 +511,27 @@ fn dr_rr_weight_zero_keeps_its_connections_but_takes_no_new_one_on_a_reused_port
     assert_eq!(ask(&again).as_deref(), Some(name.as_str()));
 }
 
+/// A client reuses a source port as soon as the previous connection is
+/// gone; the new connection takes its turn in the rotation instead of going
+/// back to the server the port was pinned to.
+#[test]
+fn dr_rr_reused_source_port_takes_its_turn() {
+    let l = dr_lab("nftdrreuse", 2);
+    let mut b = director_backend(&l.director, dr_opts_eth0());
+    install(
+        &mut b,
+        &table(vec![service(tcp(DR_VIP, 80), Scheduler::Rr, dr_dests(2))]),
+    );
+    let mut got = Vec::new();
+    for _ in 0..6 {
+        let (conn, name) = connect_from(&l.client, 42100);
+        assert_eq!(ask(&conn).as_deref(), Some(name.as_str()));
+        drop(conn);
+        got.push(name);
+    }
+    assert!(got.windows(2).all(|w| w[0] != w[1]), "{got:?}");
+}
+
 /// Who answers a connection from each source port (closed with RST so the
 /// same ports can connect again at once).
 fn names_by_port(client: &Node, ports: std::ops::Range<u16>) -> Vec<String> {
