@@ -240,7 +240,7 @@ pub fn main(suite: &Suite, kernel_has_ipvs: impl FnOnce() -> bool) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     if args.ignored_only {
-        // Nothing here is #[ignore]d.
+        // No test of these suites is ignored.
         say!("\nrunning 0 tests\n");
         say!("{}\n", summary(0, 0, suite.tests.len() + 1, Instant::now()));
         return ExitCode::SUCCESS;
