@@ -85,6 +85,28 @@ fn sockerr(op: &str, ifname: &str) -> impl FnOnce(io::Error) -> LinuxError {
     move |e| LinuxError::io(op, e)
 }
 
+/// A non-blocking raw protocol-112 socket bound to `ifname`.
+fn raw_vrrp_socket(domain: Domain, family: &str, ifname: &str) -> Result<Socket> {
+    let s = Socket::new(
+        domain,
+        Type::RAW.nonblocking().cloexec(),
+        Some(Protocol::from(IPPROTO_VRRP)),
+    )
+    .map_err(sockerr(&format!("socket({family}, SOCK_RAW, 112)"), ifname))?;
+    s.bind_device(Some(ifname.as_bytes()))
+        .map_err(sockerr("SO_BINDTODEVICE", ifname))?;
+    Ok(s)
+}
+
+fn check_group(group: Option<IpAddr>) -> Result<()> {
+    match group {
+        Some(g) if !g.is_multicast() => {
+            Err(LinuxError::Invalid(format!("{g} is not a multicast group")))
+        }
+        _ => Ok(()),
+    }
+}
+
 impl VrrpSocket {
     /// Opens an IPv4 VRRP socket on `ifname`, joining `group` (normally
     /// [`VRRP_GROUP_V4`]; `None` for unicast-only operation). Requires
@@ -95,11 +117,7 @@ impl VrrpSocket {
         opts: &VrrpSocketOptions,
     ) -> Result<Self> {
         let ifindex = iface::ifindex(ifname)?;
-        if let Some(g) = group
-            && !g.is_multicast()
-        {
-            return Err(LinuxError::Invalid(format!("{g} is not a multicast group")));
-        }
+        check_group(group.map(IpAddr::from))?;
         let src = match opts.unicast_src {
             None => None,
             Some(IpAddr::V4(a)) => Some(a),
@@ -109,14 +127,7 @@ impl VrrpSocket {
                 )));
             }
         };
-        let s = Socket::new(
-            Domain::IPV4,
-            Type::RAW.nonblocking().cloexec(),
-            Some(Protocol::from(IPPROTO_VRRP)),
-        )
-        .map_err(sockerr("socket(AF_INET, SOCK_RAW, 112)", ifname))?;
-        s.bind_device(Some(ifname.as_bytes()))
-            .map_err(sockerr("SO_BINDTODEVICE", ifname))?;
+        let s = raw_vrrp_socket(Domain::IPV4, "AF_INET", ifname)?;
         s.set_header_included_v4(opts.header_included)
             .map_err(sockerr("IP_HDRINCL", ifname))?;
         s.set_tos_v4(u32::from(VRRP_TOS))
@@ -157,11 +168,7 @@ impl VrrpSocket {
         opts: &VrrpSocketOptions,
     ) -> Result<Self> {
         let ifindex = iface::ifindex(ifname)?;
-        if let Some(g) = group
-            && !g.is_multicast()
-        {
-            return Err(LinuxError::Invalid(format!("{g} is not a multicast group")));
-        }
+        check_group(group.map(IpAddr::from))?;
         let src = match opts.unicast_src {
             None => None,
             Some(IpAddr::V6(a)) => Some(a),
@@ -171,14 +178,7 @@ impl VrrpSocket {
                 )));
             }
         };
-        let s = Socket::new(
-            Domain::IPV6,
-            Type::RAW.nonblocking().cloexec(),
-            Some(Protocol::from(IPPROTO_VRRP)),
-        )
-        .map_err(sockerr("socket(AF_INET6, SOCK_RAW, 112)", ifname))?;
-        s.bind_device(Some(ifname.as_bytes()))
-            .map_err(sockerr("SO_BINDTODEVICE", ifname))?;
+        let s = raw_vrrp_socket(Domain::IPV6, "AF_INET6", ifname)?;
         s.set_multicast_hops_v6(u32::from(VRRP_TTL))
             .map_err(sockerr("IPV6_MULTICAST_HOPS", ifname))?;
         s.set_unicast_hops_v6(u32::from(VRRP_TTL))
