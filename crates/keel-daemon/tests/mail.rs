@@ -17,19 +17,22 @@ struct SmtpSink {
     _dir: tempfile::TempDir,
 }
 
-fn python_with_aiosmtpd() -> String {
-    for py in ["/usr/bin/python3", "python3"] {
-        let ok = Command::new(py)
-            .args(["-c", "import aiosmtpd"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if ok {
-            return py.to_string();
-        }
-    }
-    panic!("these tests need aiosmtpd: apt-get install python3-aiosmtpd");
+/// The tests start Debian's interpreter by path: `python3` on PATH may be
+/// another one (pyenv) without the module. scripts/install-deps.sh installs
+/// python3-aiosmtpd for it.
+fn python_with_aiosmtpd() -> &'static str {
+    const PY: &str = "/usr/bin/python3";
+    let ok = Command::new(PY)
+        .args(["-c", "import aiosmtpd"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        ok,
+        "these tests need aiosmtpd for {PY}: apt-get install python3-aiosmtpd (scripts/install-deps.sh)"
+    );
+    PY
 }
 
 impl SmtpSink {

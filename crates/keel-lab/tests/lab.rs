@@ -311,7 +311,7 @@ fn curl_and_arping_reach_other_nodes() {
 
     let server = b
         .spawn(
-            "python3",
+            "/usr/bin/python3",
             &["-m", "http.server", "8080", "--bind", "192.0.2.2"],
         )
         .unwrap();

@@ -19,7 +19,11 @@ struct Director {
     name: &'static str,
     node: Node,
     conf: PathBuf,
+    /// The running keel, or the last one after a signal (its log is still read).
     proc: Option<LabProcess>,
+    running: bool,
+    /// Bytes of the current process's log already shown or passed over.
+    seen: usize,
 }
 
 impl Director {
@@ -42,32 +46,79 @@ impl Director {
             ],
         )?;
         self.proc = Some(p);
+        self.running = true;
+        self.seen = 0;
         Ok(())
     }
     fn signal(&mut self, sig: LabSignal) -> anyhow::Result<()> {
-        if let Some(p) = self.proc.take() {
+        if self.running
+            && let Some(p) = &self.proc
+        {
             p.kill(sig)?;
             let _ = p.wait_timeout(Duration::from_secs(3));
-            print_log(self.name, &p);
+            self.running = false;
         }
         Ok(())
     }
     fn holds(&self, vip: IpAddr) -> bool {
         self.node.has_addr(vip).unwrap_or(false)
     }
+    /// The state-change lines this director logged during `step` and not
+    /// shown yet; every earlier line is passed over for good.
+    fn fresh(&mut self, step: &Step) -> Vec<String> {
+        // keel's console log (-l) goes to stderr.
+        let log = self
+            .proc
+            .as_ref()
+            .and_then(|p| p.stderr().ok())
+            .unwrap_or_default();
+        let Some(end) = log.rfind('\n').map(|i| i + 1) else {
+            return Vec::new();
+        };
+        let new = log.get(self.seen..end).unwrap_or_default();
+        self.seen = end;
+        new.lines()
+            .filter(|l| l.contains("VRRP_") || l.contains("Stopp"))
+            .filter(|l| step.covers(l))
+            .map(str::to_string)
+            .collect()
+    }
 }
 
-fn print_log(name: &str, p: &LabProcess) {
-    let out = format!(
-        "{}{}",
-        p.stdout().unwrap_or_default(),
-        p.stderr().unwrap_or_default()
-    );
-    for line in out
-        .lines()
-        .filter(|l| l.contains("VRRP_") || l.contains("Stopp"))
-    {
-        println!("    [{name}] {line}");
+/// A numbered step of the demo. Its heading carries the time it began, and
+/// only log lines stamped at or after that time are shown under it, so a
+/// line always belongs to the step it is printed in.
+pub(crate) struct Step {
+    began: String,
+}
+
+impl Step {
+    pub(crate) fn begin(title: &str) -> Step {
+        let began = keel_daemon::logging::utc_timestamp(std::time::SystemTime::now());
+        println!("\n{title} [{began}]");
+        Step { began }
+    }
+
+    /// Whether a line of keel's console log (`TIMESTAMP LEVEL message`) was
+    /// logged during this step. The stamps are fixed-width UTC, so they
+    /// compare as strings.
+    pub(crate) fn covers(&self, line: &str) -> bool {
+        line.split(' ')
+            .next()
+            .is_some_and(|ts| ts.len() == self.began.len() && ts >= self.began.as_str())
+    }
+
+    /// Prints, under the step, the lines the given directors logged during
+    /// it; the other directors' lines of the step are passed over.
+    fn show(&self, dirs: &mut [Director], about: &[&str]) {
+        for d in dirs.iter_mut() {
+            let lines = d.fresh(self);
+            if about.contains(&d.name) {
+                for line in lines {
+                    println!("    [{}] {line}", d.name);
+                }
+            }
+        }
     }
 }
 
@@ -147,17 +198,21 @@ fn vrrp(keel: &Path) -> anyhow::Result<()> {
             node: n1,
             conf: c1,
             proc: None,
+            running: false,
+            seen: 0,
         },
         Director {
             name: "node2",
             node: n2,
             conf: c2,
             proc: None,
+            running: false,
+            seen: 0,
         },
     ];
 
-    println!(
-        "\n1. Start node2 alone: no master is heard, it takes the VIP after Master_Down (3 x 1 s + skew)"
+    let step = Step::begin(
+        "1. Start node2 alone: no master is heard, it takes the VIP after Master_Down (3 x 1 s + skew)",
     );
     d[1].start(keel, &dir)?;
     match wait_holder(&d[1], vip, Duration::from_secs(8)) {
@@ -165,8 +220,9 @@ fn vrrp(keel: &Path) -> anyhow::Result<()> {
         None => anyhow::bail!("node2 never took the VIP"),
     }
     show(&d, vip);
+    step.show(&mut d, &["node2"]);
 
-    println!("\n2. Start node1 (priority 100): it preempts");
+    let step = Step::begin("2. Start node1 (priority 100): it preempts");
     d[0].start(keel, &dir)?;
     let t = wait_holder(&d[0], vip, Duration::from_secs(8))
         .ok_or_else(|| anyhow::anyhow!("node1 never preempted"))?;
@@ -183,9 +239,10 @@ fn vrrp(keel: &Path) -> anyhow::Result<()> {
     if let Ok(Some(mac)) = client.neigh(vip) {
         println!("  client's ARP entry for the VIP: {mac} (node1)");
     }
+    step.show(&mut d, &["node1", "node2"]);
 
-    println!(
-        "\n3. SIGKILL node1's keel: node2 takes over after Master_Down from node1's last advert"
+    let step = Step::begin(
+        "3. SIGKILL node1's keel: node2 takes over after Master_Down from node1's last advert",
     );
     let t0 = Instant::now();
     d[0].signal(LabSignal::SIGKILL)?;
@@ -203,9 +260,10 @@ fn vrrp(keel: &Path) -> anyhow::Result<()> {
     if let Ok(Some(mac)) = client.neigh(vip) {
         println!("  client's ARP entry for the VIP now: {mac} (node2's gratuitous ARP)");
     }
+    step.show(&mut d, &["node1", "node2"]);
 
-    println!(
-        "\n4. Restart node1: it first removes the VIP a killed run left behind, then preempts again"
+    let step = Step::begin(
+        "4. Restart node1: it first removes the VIP a killed run left behind, then preempts again",
     );
     d[0].start(keel, &dir)?;
     std::thread::sleep(Duration::from_millis(200));
@@ -219,7 +277,11 @@ fn vrrp(keel: &Path) -> anyhow::Result<()> {
     std::thread::sleep(Duration::from_millis(100));
     show(&d, vip);
 
-    println!("\n5. SIGTERM node1: it sends priority 0, node2 takes over after the skew time only");
+    step.show(&mut d, &["node1", "node2"]);
+
+    let step = Step::begin(
+        "5. SIGTERM node1: it sends priority 0, node2 takes over after the skew time only",
+    );
     let t0 = Instant::now();
     d[0].signal(LabSignal::SIGTERM)?;
     wait_holder(&d[1], vip, Duration::from_secs(5))
@@ -229,9 +291,11 @@ fn vrrp(keel: &Path) -> anyhow::Result<()> {
         t0.elapsed().as_secs_f64()
     );
     show(&d, vip);
+    step.show(&mut d, &["node1", "node2"]);
 
-    println!("\n6. Stop node2 and tear the lab down");
+    let step = Step::begin("6. Stop node2 and tear the lab down");
     d[1].signal(LabSignal::SIGTERM)?;
+    step.show(&mut d, &["node2"]);
     drop(lab);
     Ok(())
 }

@@ -15,6 +15,8 @@ use std::net::IpAddr;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use super::Step;
+
 /// Bound on every wait for a check result, a log line or a VIP move.
 const WAIT: Duration = Duration::from_secs(10);
 /// Bound on waits for the client's answers to settle after a change.
@@ -72,14 +74,15 @@ impl Director {
 
     /// Prints the log lines since the last call that tell the story: state
     /// changes, data plane, check failures and table changes.
-    fn events(&mut self) {
-        for line in self.fresh_lines() {
+    fn events(&mut self, step: &Step) {
+        for line in self.fresh_lines(step) {
             println!("    [{}] {line}", self.name);
         }
     }
 
-    /// Complete log lines worth showing that were not looked at yet.
-    fn fresh_lines(&mut self) -> Vec<String> {
+    /// Complete log lines worth showing that were not looked at yet and
+    /// were logged during `step`.
+    fn fresh_lines(&mut self, step: &Step) -> Vec<String> {
         let log = self.log();
         let Some(end) = log.rfind('\n').map(|i| i + 1) else {
             return Vec::new();
@@ -89,7 +92,7 @@ impl Director {
         // DEBUG lines (-D) repeat every table change in Rust debug form.
         fresh
             .lines()
-            .filter(|l| !l.contains(" DEBUG "))
+            .filter(|l| !l.contains(" DEBUG ") && step.covers(l))
             .filter(|l| {
                 [
                     "Entering MASTER STATE",
@@ -125,8 +128,8 @@ impl Director {
 
 /// The backup checks the real servers too and changes its own table the
 /// same way; saying so once per step keeps the output to the master's story.
-fn backup_note(backup: &mut Director) {
-    let n = backup.fresh_lines().len();
+fn backup_note(backup: &mut Director, step: &Step) {
+    let n = backup.fresh_lines(step).len();
     if n > 0 {
         println!(
             "    [{}] ({n} similar lines: the backup runs the same checks, so its table is ready for a takeover)",
@@ -206,9 +209,9 @@ pub fn run(keel: &Path) -> anyhow::Result<()> {
         "  real servers rs1 192.0.2.11 ({WEB1:?}) and rs2 192.0.2.12 ({WEB2:?}) run nginx; client 192.0.2.10"
     );
 
-    println!(
-        "\n1. Prepare the real servers for direct routing (as `keel realserver --vip {VIP}` does) and start the web servers"
-    );
+    Step::begin(&format!(
+        "1. Prepare the real servers for direct routing (as `keel realserver --vip {VIP}` does) and start the web servers"
+    ));
     let (mut s, prepared) = S3Lab::new("demolb", |vip| keel_nft::realserver::prepare(vip, "lo"))?;
     for (rs, actions) in [&s.rs1, &s.rs2].into_iter().zip(prepared) {
         for act in actions {
@@ -238,7 +241,9 @@ pub fn run(keel: &Path) -> anyhow::Result<()> {
         s.lab.dir().display()
     );
 
-    println!("\n2. Start keel on both directors: one takes the VIP, both run the load balancer");
+    let step = Step::begin(
+        "2. Start keel on both directors: one takes the VIP, both run the load balancer",
+    );
     d1.start()?;
     d2.start()?;
     if !wait_until(WAIT, Duration::from_millis(20), || d1.holds_vip()) {
@@ -255,8 +260,8 @@ pub fn run(keel: &Path) -> anyhow::Result<()> {
             d1.log()
         );
     }
-    d1.events();
-    d2.events();
+    d1.events(&step);
+    d2.events(&step);
     println!("  `keel lvs` on one (the master):");
     print!("{}", d1.lvs()?);
     let nft = d1.log().contains("on the nftables data plane");
@@ -270,29 +275,31 @@ pub fn run(keel: &Path) -> anyhow::Result<()> {
         );
     }
 
-    println!("\n3. Six curls from the client through the VIP");
+    Step::begin("3. Six curls from the client through the VIP");
     six_of_both(&s.client)?;
 
-    println!(
-        "\n4. Stop web 2 (nginx on rs2): its HTTP check fails and keel takes it out of the table"
+    let step = Step::begin(
+        "4. Stop web 2 (nginx on rs2): its HTTP check fails and keel takes it out of the table",
     );
     s.web2.stop(WEB_GRACE)?;
     d1.wait_log("Removing service [192.0.2.12]:tcp:80")?;
-    d1.events();
-    backup_note(&mut d2);
+    d1.events(&step);
+    backup_note(&mut d2, &step);
     six_of(&s.client, WEB1)?;
     println!("  `keel lvs` on one:");
     print!("{}", d1.lvs()?);
 
-    println!("\n5. Stop web 1 too: no real server is left, the master's sorry server takes over");
+    let step = Step::begin(
+        "5. Stop web 1 too: no real server is left, the master's sorry server takes over",
+    );
     s.web1.stop(WEB_GRACE)?;
     d1.wait_log("Adding sorry server")?;
-    d1.events();
-    backup_note(&mut d2);
+    d1.events(&step);
+    backup_note(&mut d2, &step);
     six_of(&s.client, &sorry_page("one"))?;
 
-    println!(
-        "\n6. Stop keel on director one (SIGTERM): two takes the VIP and answers with its own sorry page"
+    let step = Step::begin(
+        "6. Stop keel on director one (SIGTERM): two takes the VIP and answers with its own sorry page",
     );
     let t0 = Instant::now();
     d1.stop()?;
@@ -300,20 +307,21 @@ pub fn run(keel: &Path) -> anyhow::Result<()> {
         bail!("director two never took the VIP; log:\n{}", d2.log());
     }
     let took = t0.elapsed();
-    d1.events();
-    d2.events();
+    d1.events(&step);
+    d2.events(&step);
     println!(
         "  two holds the VIP {:.3} s after the signal",
         took.as_secs_f64()
     );
     six_of(&s.client, &sorry_page("two"))?;
 
-    println!("\n7. Start both web servers again: two's checks see them and put them back");
+    let step =
+        Step::begin("7. Start both web servers again: two's checks see them and put them back");
     s.web1.start()?;
     s.web2.start()?;
     d2.wait_log("Adding service [192.0.2.11]:tcp:80")?;
     d2.wait_log("Adding service [192.0.2.12]:tcp:80")?;
-    d2.events();
+    d2.events(&step);
     let back = wait_until(SETTLE, Duration::from_millis(100), || {
         let p = curl(&s.client);
         p == WEB1 || p == WEB2
@@ -325,9 +333,9 @@ pub fn run(keel: &Path) -> anyhow::Result<()> {
     println!("  `keel lvs` on two (the master now):");
     print!("{}", d2.lvs()?);
 
-    println!("\n8. Stop keel on two and the web servers, tear the lab down");
+    let step = Step::begin("8. Stop keel on two and the web servers, tear the lab down");
     d2.stop()?;
-    d2.events();
+    d2.events(&step);
     for w in [&mut s.web1, &mut s.web2]
         .into_iter()
         .chain(s.sorry.iter_mut())
