@@ -195,19 +195,23 @@ fn s6_notify_scripts_and_mail() {
         "notify scripts ran as {:?}",
         std::fs::read_to_string(&out).unwrap_or_default()
     );
-    let got = wait_until(10 * S, Duration::from_millis(100), || {
-        mails(&maildir).len() >= 3
-    });
-    let m = mails(&maildir);
-    assert!(got, "expected 3 mails, got {}: {m:?}", m.len());
-    for what in [
+    // One mail per transition (backup, master, backup, fault), each sent on
+    // its own connection: wait for all of them, not merely for a count.
+    let subjects = [
         "Entering MASTER state",
         "Entering BACKUP state",
         "Entering FAULT state",
-    ] {
-        let subject = format!("Subject: [one] VRRP Instance VI_1 - {what}");
+    ]
+    .map(|what| format!("Subject: [one] VRRP Instance VI_1 - {what}"));
+    let got = wait_until(10 * S, Duration::from_millis(100), || {
+        let m = mails(&maildir);
+        m.len() >= 4 && subjects.iter().all(|s| m.iter().any(|x| x.contains(s)))
+    });
+    let m = mails(&maildir);
+    assert!(got, "expected 4 mails, got {}: {m:?}", m.len());
+    for subject in &subjects {
         assert!(
-            m.iter().any(|x| x.contains(&subject)),
+            m.iter().any(|x| x.contains(subject)),
             "no mail {subject:?}: {m:?}"
         );
     }
