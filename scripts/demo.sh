@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
-cargo build --locked -q -p keel
+cargo build --locked -q -p keel --features lab
 echo "== keel check on the tutorial's configs"
 for f in examples/seed/s1-node1.conf examples/seed/s1-node2.conf \
   examples/seed/s3-node1.conf examples/seed/s3-node2.conf; do

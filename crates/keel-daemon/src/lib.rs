@@ -16,6 +16,8 @@
 //! - [`lvs`]: the load balancer (health checkers driving IPVS or nftables).
 //! - [`daemon`]: the whole daemon; [`run`] is its entry point.
 
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod daemon;
 pub mod fifo;
 pub mod logging;

@@ -12,6 +12,8 @@
 //! kernel's UAPI headers (`linux/netlink.h`, `linux/genetlink.h`,
 //! `linux/ip_vs.h`); only the socket comes from `netlink-sys`.
 
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 mod backend;
 mod client;
 mod error;

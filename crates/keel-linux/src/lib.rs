@@ -15,6 +15,8 @@
 //! Everything acts on the network namespace of the calling thread at the
 //! time the object is created.
 
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod error;
 pub mod iface;
 pub mod monitor;

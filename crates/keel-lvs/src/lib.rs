@@ -6,6 +6,8 @@
 //! [`Capabilities`], the `ipvsadm -ln`-style listing and the consistent-hash
 //! slot tables hashing data planes use.
 
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod table;
 
 pub use table::{

@@ -5,6 +5,8 @@
 //! `nft -j list table` ([`parse_listing`]) and removes keel's tables on
 //! stop. [`realserver`] prepares a host to be an LVS-DR real server.
 
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 mod backend;
 mod nft;
 mod parse;

@@ -29,6 +29,8 @@
 //! assert_eq!(sim.masters_at(sim.now(), 51), vec![a]);
 //! ```
 
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod rng;
 
 use std::cmp::Reverse;

@@ -39,7 +39,9 @@ pub enum Command {
     Status(StatusArgs),
     /// Print the MD5 digest of a page, as keepalived's genhash does (for HTTP_GET/SSL_GET `digest`).
     Genhash(GenhashArgs),
-    /// Network-namespace labs for trying keel out.
+    /// Network-namespace labs for trying keel out (built with the `lab`
+    /// feature only: the shipped binary does not carry the test lab).
+    #[cfg(feature = "lab")]
     #[command(subcommand)]
     Lab(LabCommand),
 }
@@ -93,6 +95,7 @@ pub struct GenhashArgs {
     pub verbose: bool,
 }
 
+#[cfg(feature = "lab")]
 #[derive(Debug, Subcommand)]
 pub enum LabCommand {
     /// The tutorial in throw-away namespaces: two directors running its
@@ -103,6 +106,7 @@ pub enum LabCommand {
     Demo(DemoArgs),
 }
 
+#[cfg(feature = "lab")]
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// Only the VRRP master/backup part (S1).

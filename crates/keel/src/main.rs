@@ -1,7 +1,10 @@
 //! The `keel` binary.
 
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 mod check;
 mod cli;
+#[cfg(feature = "lab")]
 mod demo;
 
 use clap::Parser;
@@ -24,6 +27,7 @@ fn main() -> ExitCode {
         Some(Command::Lvs(a)) => lvs(&a),
         Some(Command::Status(a)) => status(&a),
         Some(Command::Genhash(a)) => genhash(&a),
+        #[cfg(feature = "lab")]
         Some(Command::Lab(cli::LabCommand::Demo(a))) => match demo::run(if a.vrrp_only {
             demo::Part::VrrpOnly
         } else if a.lb_only {
