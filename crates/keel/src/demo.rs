@@ -166,9 +166,22 @@ pub fn run(part: Part) -> anyhow::Result<i32> {
     Ok(0)
 }
 
-/// S1: start order, preemption, kill, restart, graceful stop.
-fn vrrp(keel: &Path) -> anyhow::Result<()> {
-    let vip: IpAddr = VIP.parse()?;
+impl Director {
+    fn new(name: &'static str, node: Node, conf: PathBuf) -> Director {
+        Director {
+            name,
+            node,
+            conf,
+            proc: None,
+            running: false,
+            seen: 0,
+        }
+    }
+}
+
+/// The S1 lab: node1, node2 and a client on one bridge, the tutorial's
+/// configs written into the lab's directory.
+fn s1_lab() -> anyhow::Result<(Lab, [Director; 2], Node)> {
     let lab = Lab::with_options(
         "demo",
         LabOptions {
@@ -192,24 +205,18 @@ fn vrrp(keel: &Path) -> anyhow::Result<()> {
         n1.mac(),
         n2.mac()
     );
-    let mut d = [
-        Director {
-            name: "node1",
-            node: n1,
-            conf: c1,
-            proc: None,
-            running: false,
-            seen: 0,
-        },
-        Director {
-            name: "node2",
-            node: n2,
-            conf: c2,
-            proc: None,
-            running: false,
-            seen: 0,
-        },
+    let d = [
+        Director::new("node1", n1, c1),
+        Director::new("node2", n2, c2),
     ];
+    Ok((lab, d, client))
+}
+
+/// S1: start order, preemption, kill, restart, graceful stop.
+fn vrrp(keel: &Path) -> anyhow::Result<()> {
+    let vip: IpAddr = VIP.parse()?;
+    let (lab, mut d, client) = s1_lab()?;
+    let dir = lab.dir().to_path_buf();
 
     let step = Step::begin(
         "1. Start node2 alone: no master is heard, it takes the VIP after Master_Down (3 x 1 s + skew)",

@@ -198,7 +198,10 @@ fn six_of_both(client: &Node) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn run(keel: &Path) -> anyhow::Result<()> {
+/// Step 1: the S3 lab with its real servers prepared for direct routing,
+/// the web servers and sorry servers running, and keel set up (not started)
+/// on both directors.
+fn prepare(keel: &Path) -> anyhow::Result<(S3Lab, Director, Director)> {
     println!(
         "keel demo, part 2 (S3): the tutorial's load balancer, LVS direct routing with HTTP checks and a sorry server"
     );
@@ -226,8 +229,8 @@ pub fn run(keel: &Path) -> anyhow::Result<()> {
         sorry_page("two")
     );
 
-    let mut d1 = Director::new(&s.lab, "one", &s.one, keel)?;
-    let mut d2 = Director::new(&s.lab, "two", &s.two, keel)?;
+    let d1 = Director::new(&s.lab, "one", &s.one, keel)?;
+    let d2 = Director::new(&s.lab, "two", &s.two, keel)?;
     let shortened: Vec<String> = SHORTENED
         .iter()
         .map(|(from, to)| format!("{from} -> {}", to.rsplit(' ').next().unwrap_or(to)))
@@ -240,6 +243,11 @@ pub fn run(keel: &Path) -> anyhow::Result<()> {
         "    (written to keel-one.conf and keel-two.conf in {})",
         s.lab.dir().display()
     );
+    Ok((s, d1, d2))
+}
+
+pub fn run(keel: &Path) -> anyhow::Result<()> {
+    let (mut s, mut d1, mut d2) = prepare(keel)?;
 
     let step = Step::begin(
         "2. Start keel on both directors: one takes the VIP, both run the load balancer",
