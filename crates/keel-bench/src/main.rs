@@ -269,157 +269,15 @@ fn main() -> Result<()> {
     };
 
     if set.parts.contains(&Part::Failover) {
-        // 1 + 2: failover and the client's ARP entry.
-        report.section(&format!(
-            "Failover: signal to the master → VIP added on the backup (ms, median (min–max), {} rep(s) per signal)",
-            set.reps
-        ));
-        let mut arp_rows = Vec::new();
-        for mode in [V2_1S, V3_10MS] {
-            let mut results: Vec<(Impl, Result<FailoverResult>)> = Vec::new();
-            for which in IMPLS {
-                log(start, &format!("failover {} {}", which.name(), mode.label));
-                let r = bench::failover(&bins, which, &mode, set.reps, &mut rng);
-                if let Err(e) = &r {
-                    log(start, &format!("  failed: {e:#}"));
-                }
-                results.push((which, r));
-            }
-            let dec = if mode.adv < Duration::from_secs(1) {
-                1
-            } else {
-                0
-            };
-            report.row(
-                format!(
-                    "{}: SIGKILL (RFC: uniform in [{:.1}, {:.1}])",
-                    mode.label,
-                    mode.master_down_ms() - stats::ms(mode.adv),
-                    mode.master_down_ms()
-                ),
-                per_impl(&results, |r| fmt_summary(summarize(&r.kill_ms), dec)),
-            );
-            report.row(
-                format!("{}: SIGTERM (RFC: skew {:.1})", mode.label, mode.skew_ms()),
-                per_impl(&results, |r| fmt_summary(summarize(&r.term_ms), dec)),
-            );
-            arp_rows.push(Row {
-                what: format!("{} (both signals)", mode.label),
-                values: per_impl(&results, |r| fmt_summary(summarize(&r.arp_ms), 1)),
-            });
-            note_errors(&mut report, &format!("failover {}", mode.label), &results);
-            for (_, r) in &results {
-                if let Ok(r) = r {
-                    report.notes.extend(r.notes.iter().cloned());
-                }
-            }
-        }
-        report.section("Client ARP: VIP added on the backup → client's entry for the VIP has the backup's MAC (ms, `ip -ts monitor`)");
-        for r in arp_rows {
-            report.row(r.what, r.values);
-        }
+        failover_part(&set, &bins, start, &mut rng, &mut report);
     }
 
     if set.parts.contains(&Part::Footprint) {
-        // 3: footprint.
-        report.section(&format!(
-            "Footprint, v2 1 s, idle {} s window after the GARP bursts (RSS = VmRSS sum of the daemon's processes; CPU from schedstat, utime+stime in brackets)",
-            set.idle.as_secs()
-        ));
-        for n in [1u8, 255] {
-            let mut results: Vec<(Impl, Result<ResourceResult>)> = Vec::new();
-            for which in IMPLS {
-                log(
-                    start,
-                    &format!("footprint {} {n} instance(s)", which.name()),
-                );
-                let r = bench::resources(&bins, which, n, set.idle, set.settle);
-                if let Err(e) = &r {
-                    log(start, &format!("  failed: {e:#}"));
-                }
-                results.push((which, r));
-            }
-            for (role, pick) in [("master", true), ("backup", false)] {
-                let fp = |r: &ResourceResult| if pick { r.master } else { r.backup };
-                report.row(
-                    format!("RSS kB, {n} inst, {role} (processes)"),
-                    per_impl(&results, |r| {
-                        format!("{} ({})", fp(r).rss_kb, fp(r).processes)
-                    }),
-                );
-                report.row(
-                    format!("PSS kB, {n} inst, {role}"),
-                    per_impl(&results, |r| fp(r).pss_kb.to_string()),
-                );
-                report.row(
-                    format!("CPU ms / {} s, {n} inst, {role}", set.idle.as_secs()),
-                    per_impl(&results, |r| {
-                        let secs = r.window.as_secs_f64();
-                        format!(
-                            "{:.1} [{:.0}] = {:.3} %",
-                            fp(r).cpu_ms,
-                            fp(r).cpu_tick_ms,
-                            fp(r).cpu_ms / (secs * 10.0)
-                        )
-                    }),
-                );
-            }
-            note_errors(&mut report, &format!("footprint {n}"), &results);
-            for (_, r) in &results {
-                if let Ok(r) = r {
-                    report.notes.extend(r.notes.iter().cloned());
-                }
-            }
-        }
+        footprint_part(&set, &bins, start, &mut report);
     }
 
     if set.parts.contains(&Part::Jitter) {
-        // 4: advert jitter under script load.
-        report.section(&format!(
-            "Advert intervals on the wire (client capture, one VRID) while {} vrrp_scripts (`/bin/sleep 0.5`, interval 1) run: p50 / p99 / max, ms",
-            set.scripts
-        ));
-        for (mode, window) in [(V2_1S, set.jitter_slow), (V3_100MS, set.jitter_fast)] {
-            let mut results: Vec<(Impl, Result<JitterResult>)> = Vec::new();
-            for which in IMPLS {
-                log(start, &format!("jitter {} {}", which.name(), mode.label));
-                let r = bench::jitter(&bins, which, &mode, set.scripts, window, set.jitter_settle);
-                if let Err(e) = &r {
-                    log(start, &format!("  failed: {e:#}"));
-                }
-                results.push((which, r));
-            }
-            report.row(
-                format!("{} ({} s capture)", mode.label, window.as_secs()),
-                per_impl(&results, |r| {
-                    let p = |q| {
-                        percentile(&r.intervals_ms, q).map_or("n/a".into(), |v| format!("{v:.1}"))
-                    };
-                    format!(
-                        "{} / {} / {} (n={})",
-                        p(50.0),
-                        p(99.0),
-                        p(100.0),
-                        r.intervals_ms.len()
-                    )
-                }),
-            );
-            report.row(
-                format!(
-                    "{}: daemon CPU during the capture (script runs/s)",
-                    mode.label
-                ),
-                per_impl(&results, |r| {
-                    format!(
-                        "{:.0} ms = {:.1} % ({:.0})",
-                        r.cpu_ms,
-                        r.cpu_ms / (r.window.as_secs_f64() * 10.0),
-                        r.script_runs_per_s
-                    )
-                }),
-            );
-            note_errors(&mut report, &format!("jitter {}", mode.label), &results);
-        }
+        jitter_part(&set, &bins, start, &mut report);
     }
 
     let mut extra = String::new();
@@ -444,6 +302,168 @@ fn main() -> Result<()> {
     }
     print!("{extra}");
     Ok(())
+}
+
+/// Failover and the client's ARP entry (rows 1 and 2).
+fn failover_part(
+    set: &Settings,
+    bins: &Binaries,
+    start: Instant,
+    rng: &mut Rng,
+    report: &mut Report,
+) {
+    // 1 + 2: failover and the client's ARP entry.
+    report.section(&format!(
+        "Failover: signal to the master → VIP added on the backup (ms, median (min–max), {} rep(s) per signal)",
+        set.reps
+    ));
+    let mut arp_rows = Vec::new();
+    for mode in [V2_1S, V3_10MS] {
+        let mut results: Vec<(Impl, Result<FailoverResult>)> = Vec::new();
+        for which in IMPLS {
+            log(start, &format!("failover {} {}", which.name(), mode.label));
+            let r = bench::failover(bins, which, &mode, set.reps, rng);
+            if let Err(e) = &r {
+                log(start, &format!("  failed: {e:#}"));
+            }
+            results.push((which, r));
+        }
+        let dec = if mode.adv < Duration::from_secs(1) {
+            1
+        } else {
+            0
+        };
+        report.row(
+            format!(
+                "{}: SIGKILL (RFC: uniform in [{:.1}, {:.1}])",
+                mode.label,
+                mode.master_down_ms() - stats::ms(mode.adv),
+                mode.master_down_ms()
+            ),
+            per_impl(&results, |r| fmt_summary(summarize(&r.kill_ms), dec)),
+        );
+        report.row(
+            format!("{}: SIGTERM (RFC: skew {:.1})", mode.label, mode.skew_ms()),
+            per_impl(&results, |r| fmt_summary(summarize(&r.term_ms), dec)),
+        );
+        arp_rows.push(Row {
+            what: format!("{} (both signals)", mode.label),
+            values: per_impl(&results, |r| fmt_summary(summarize(&r.arp_ms), 1)),
+        });
+        note_errors(report, &format!("failover {}", mode.label), &results);
+        for (_, r) in &results {
+            if let Ok(r) = r {
+                report.notes.extend(r.notes.iter().cloned());
+            }
+        }
+    }
+    report.section("Client ARP: VIP added on the backup → client's entry for the VIP has the backup's MAC (ms, `ip -ts monitor`)");
+    for r in arp_rows {
+        report.row(r.what, r.values);
+    }
+}
+
+/// RSS, PSS and CPU of an idle master and backup (row 3).
+fn footprint_part(set: &Settings, bins: &Binaries, start: Instant, report: &mut Report) {
+    // 3: footprint.
+    report.section(&format!(
+        "Footprint, v2 1 s, idle {} s window after the GARP bursts (RSS = VmRSS sum of the daemon's processes; CPU from schedstat, utime+stime in brackets)",
+        set.idle.as_secs()
+    ));
+    for n in [1u8, 255] {
+        let mut results: Vec<(Impl, Result<ResourceResult>)> = Vec::new();
+        for which in IMPLS {
+            log(
+                start,
+                &format!("footprint {} {n} instance(s)", which.name()),
+            );
+            let r = bench::resources(bins, which, n, set.idle, set.settle);
+            if let Err(e) = &r {
+                log(start, &format!("  failed: {e:#}"));
+            }
+            results.push((which, r));
+        }
+        for (role, pick) in [("master", true), ("backup", false)] {
+            let fp = |r: &ResourceResult| if pick { r.master } else { r.backup };
+            report.row(
+                format!("RSS kB, {n} inst, {role} (processes)"),
+                per_impl(&results, |r| {
+                    format!("{} ({})", fp(r).rss_kb, fp(r).processes)
+                }),
+            );
+            report.row(
+                format!("PSS kB, {n} inst, {role}"),
+                per_impl(&results, |r| fp(r).pss_kb.to_string()),
+            );
+            report.row(
+                format!("CPU ms / {} s, {n} inst, {role}", set.idle.as_secs()),
+                per_impl(&results, |r| {
+                    let secs = r.window.as_secs_f64();
+                    format!(
+                        "{:.1} [{:.0}] = {:.3} %",
+                        fp(r).cpu_ms,
+                        fp(r).cpu_tick_ms,
+                        fp(r).cpu_ms / (secs * 10.0)
+                    )
+                }),
+            );
+        }
+        note_errors(report, &format!("footprint {n}"), &results);
+        for (_, r) in &results {
+            if let Ok(r) = r {
+                report.notes.extend(r.notes.iter().cloned());
+            }
+        }
+    }
+}
+
+/// Advert intervals on the wire under script load (row 4).
+fn jitter_part(set: &Settings, bins: &Binaries, start: Instant, report: &mut Report) {
+    // 4: advert jitter under script load.
+    report.section(&format!(
+        "Advert intervals on the wire (client capture, one VRID) while {} vrrp_scripts (`/bin/sleep 0.5`, interval 1) run: p50 / p99 / max, ms",
+        set.scripts
+    ));
+    for (mode, window) in [(V2_1S, set.jitter_slow), (V3_100MS, set.jitter_fast)] {
+        let mut results: Vec<(Impl, Result<JitterResult>)> = Vec::new();
+        for which in IMPLS {
+            log(start, &format!("jitter {} {}", which.name(), mode.label));
+            let r = bench::jitter(bins, which, &mode, set.scripts, window, set.jitter_settle);
+            if let Err(e) = &r {
+                log(start, &format!("  failed: {e:#}"));
+            }
+            results.push((which, r));
+        }
+        report.row(
+            format!("{} ({} s capture)", mode.label, window.as_secs()),
+            per_impl(&results, |r| {
+                let p =
+                    |q| percentile(&r.intervals_ms, q).map_or("n/a".into(), |v| format!("{v:.1}"));
+                format!(
+                    "{} / {} / {} (n={})",
+                    p(50.0),
+                    p(99.0),
+                    p(100.0),
+                    r.intervals_ms.len()
+                )
+            }),
+        );
+        report.row(
+            format!(
+                "{}: daemon CPU during the capture (script runs/s)",
+                mode.label
+            ),
+            per_impl(&results, |r| {
+                format!(
+                    "{:.0} ms = {:.1} % ({:.0})",
+                    r.cpu_ms,
+                    r.cpu_ms / (r.window.as_secs_f64() * 10.0),
+                    r.script_runs_per_s
+                )
+            }),
+        );
+        note_errors(report, &format!("jitter {}", mode.label), &results);
+    }
 }
 
 fn check_setup(args: &Args, default_servers: usize, patience: Duration) -> Result<checkers::Setup> {
