@@ -1,7 +1,10 @@
 //! Deterministic VRRP simulator.
 //!
-//! N nodes run the real [`keel_vrrp`] engine ([`Instance`]s and
-//! [`SyncGroup`]s) on a virtual LAN with a virtual clock. Everything that
+//! N nodes each run the real [`keel_vrrp`] endpoint, a [`Router`] holding
+//! [`Instance`]s and [`SyncGroup`](keel_vrrp::group::SyncGroup)s, on a virtual LAN with a virtual clock.
+//! Adverts travel as the encoded bytes the routers put out, so every
+//! receive check, the authentication (PASS and AH) and the wire state run
+//! here exactly as under the daemon. Everything that
 //! happens is an event in one queue ordered by (time, sequence number), and
 //! every random choice (loss, jitter, duplication) comes from one seeded
 //! PRNG, so a run is a pure function of its seed and script.
@@ -31,6 +34,9 @@
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+mod command;
+mod inspect;
+mod record;
 pub mod rng;
 
 use std::cmp::Reverse;
@@ -39,12 +45,13 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use keel_vrrp::config::InstanceConfig;
-use keel_vrrp::garp::GarpReason;
-use keel_vrrp::group::{GroupOutput, SyncGroup};
-use keel_vrrp::instance::{Action, Event, Instance, NotifyEvent, RxAdvert, State};
+use keel_vrrp::instance::{Action, Event, Instance, State};
+use keel_vrrp::packet::RxMeta;
+use keel_vrrp::router::{Datagram, InstanceId, Output, Router, Transmit, Unit, WireConfig};
 use keel_vrrp::time::Instant;
-use keel_vrrp::track::{TrackId, TrackState};
 
+pub use command::{Command, LinkParams, SimOptions};
+pub use record::{AdvertRecord, GarpRecord, LogRecord, NotifyRecord, StateRecord, VipInterval};
 pub use rng::SplitMix64;
 
 /// Index of a node in the simulation.
@@ -54,255 +61,35 @@ pub type NodeId = usize;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct UnitId(pub usize);
 
-/// Properties of a directed link between two nodes.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct LinkParams {
-    /// Probability that one copy is lost.
-    pub loss: f64,
-    /// Fixed one-way delay.
-    pub delay: Duration,
-    /// Extra delay, uniform in [0, jitter].
-    pub jitter: Duration,
-    /// Probability that a packet is delivered twice.
-    pub duplicate: f64,
-}
-
-impl Default for LinkParams {
-    fn default() -> Self {
-        LinkParams {
-            loss: 0.0,
-            delay: Duration::ZERO,
-            jitter: Duration::ZERO,
-            duplicate: 0.0,
-        }
-    }
-}
-
-/// Something to do to the simulated world at a given time.
-#[derive(Debug, Clone)]
-pub enum Command {
-    /// Start (or restart) keepalived on a node: fresh instances, `Startup`.
-    Start(NodeId),
-    /// SIGKILL: the node stops sending at once; its VIPs stay configured.
-    Crash(NodeId),
-    /// SIGTERM: priority-0 adverts, VIPs removed, then the process is gone.
-    Stop(NodeId),
-    /// The node's VRRP interface loses / regains carrier.
-    LinkDown(NodeId),
-    LinkUp(NodeId),
-    /// Nodes in different sets cannot hear each other; nodes not listed form
-    /// one more set together.
-    Partition(Vec<Vec<NodeId>>),
-    /// Everybody hears everybody again.
-    Heal,
-    /// Parameters of the directed link `from → to`.
-    SetLink {
-        from: NodeId,
-        to: NodeId,
-        params: LinkParams,
-    },
-    /// Parameters of every link without its own setting.
-    SetDefaultLink(LinkParams),
-    /// A tracker of one instance (or group member) reports a new state.
-    Track {
-        node: NodeId,
-        unit: UnitId,
-        member: usize,
-        id: TrackId,
-        state: TrackState,
-    },
-    /// Any engine event, fed to one instance (or group member).
-    Inject {
-        node: NodeId,
-        unit: UnitId,
-        member: usize,
-        event: Event,
-    },
-}
-
-/// What to record (adverts and logs cost memory in long runs).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SimOptions {
-    pub record_adverts: bool,
-    pub record_logs: bool,
-}
-
-impl Default for SimOptions {
-    fn default() -> Self {
-        SimOptions {
-            record_adverts: true,
-            record_logs: true,
-        }
-    }
-}
-
-/// A state change of one instance. `None` means "no process" (before the
-/// first start, or after a crash).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StateRecord {
-    pub t: Instant,
-    pub node: NodeId,
-    pub unit: UnitId,
-    pub member: usize,
-    pub name: String,
-    pub vrid: u8,
-    pub segment: u32,
-    pub from: Option<State>,
-    pub to: Option<State>,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AdvertRecord {
-    pub t: Instant,
-    pub node: NodeId,
-    pub vrid: u8,
-    pub segment: u32,
-    pub src: IpAddr,
-    pub priority: u8,
-    pub interval: Duration,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LogRecord {
-    pub t: Instant,
-    pub node: NodeId,
-    /// `(VI_1) Entering MASTER STATE`
-    pub line: String,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NotifyRecord {
-    pub t: Instant,
-    pub node: NodeId,
-    pub instance: String,
-    pub event: NotifyEvent,
-    pub priority: u8,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GarpRecord {
-    pub t: Instant,
-    pub node: NodeId,
-    pub instance: String,
-    pub addrs: Vec<IpAddr>,
-    pub count: u32,
-    pub reason: GarpReason,
-}
-
-/// A node held a VIP during `[start, end)` (`end == None`: still holds it).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct VipInterval {
-    pub vip: IpAddr,
-    pub node: NodeId,
-    pub start: Instant,
-    pub end: Option<Instant>,
-}
-
+/// What a unit is built from at each start.
 #[derive(Debug, Clone)]
 enum UnitSpec {
-    Single(Box<InstanceConfig>),
+    Single(Box<InstanceConfig>, WireConfig),
     Group {
         name: String,
-        members: Vec<InstanceConfig>,
+        members: Vec<(InstanceConfig, WireConfig)>,
     },
 }
 
-#[derive(Debug)]
-enum Unit {
-    Single(Box<Instance>),
-    Group(Box<SyncGroup>),
-}
-
-impl Unit {
-    fn poll_timeout(&self) -> Option<Instant> {
+impl UnitSpec {
+    fn members(&self) -> Vec<(&InstanceConfig, &WireConfig)> {
         match self {
-            Unit::Single(i) => i.poll_timeout(),
-            Unit::Group(g) => g.poll_timeout(),
+            UnitSpec::Single(c, w) => vec![(&**c, w)],
+            UnitSpec::Group { members, .. } => members.iter().map(|(c, w)| (c, w)).collect(),
         }
     }
 
-    fn handle(&mut self, now: Instant, member: usize, event: Event) {
+    fn build(&self, now: Instant) -> (Unit, Vec<WireConfig>) {
         match self {
-            Unit::Single(i) => {
-                if member == 0 {
-                    i.handle(now, event)
-                }
-            }
-            Unit::Group(g) => g.handle(now, member, event),
-        }
-    }
-
-    fn handle_all(&mut self, now: Instant, event: Event) {
-        match self {
-            Unit::Single(i) => i.handle(now, event),
-            Unit::Group(g) => g.handle_all(now, event),
-        }
-    }
-
-    fn handle_timeout(&mut self, now: Instant) {
-        match self {
-            Unit::Single(i) => i.handle_timeout(now),
-            Unit::Group(g) => g.handle_timeout(now),
-        }
-    }
-
-    fn drain(&mut self, out: &mut Vec<(usize, Output)>) {
-        match self {
-            Unit::Single(i) => {
-                while let Some(a) = i.poll_action() {
-                    out.push((0, Output::Action(a)));
-                }
-            }
-            Unit::Group(g) => {
-                while let Some(o) = g.poll_output() {
-                    match o {
-                        GroupOutput::Member { index, action } => {
-                            out.push((index, Output::Action(action)))
-                        }
-                        GroupOutput::StateChanged { from, to } => {
-                            out.push((0, Output::Group(from, to)))
-                        }
-                    }
-                }
-            }
-        }
-    }
-
-    fn member(&self, member: usize) -> Option<&Instance> {
-        match self {
-            Unit::Single(i) => (member == 0).then_some(&**i),
-            Unit::Group(g) => g.member(member),
-        }
-    }
-}
-
-#[derive(Debug)]
-enum Output {
-    Action(Action),
-    Group(State, State),
-}
-
-#[derive(Debug)]
-struct Slot {
-    spec: UnitSpec,
-    segment: u32,
-    unit: Option<Unit>,
-    generation: u64,
-    armed: Option<Instant>,
-}
-
-impl Slot {
-    fn member_cfg(&self, member: usize) -> Option<&InstanceConfig> {
-        match &self.spec {
-            UnitSpec::Single(c) => (member == 0).then_some(&**c),
-            UnitSpec::Group { members, .. } => members.get(member),
-        }
-    }
-
-    fn member_count(&self) -> usize {
-        match &self.spec {
-            UnitSpec::Single(_) => 1,
-            UnitSpec::Group { members, .. } => members.len(),
+            UnitSpec::Single(c, w) => (Unit::single((**c).clone(), now), vec![w.clone()]),
+            UnitSpec::Group { name, members } => (
+                Unit::group(
+                    name.clone(),
+                    members.iter().map(|(c, _)| c.clone()).collect(),
+                    now,
+                ),
+                members.iter().map(|(_, w)| w.clone()).collect(),
+            ),
         }
     }
 }
@@ -313,22 +100,25 @@ struct Node {
     running: bool,
     link_up: bool,
     partition: u32,
-    slots: Vec<Slot>,
+    /// Unit `i` of the router is built from `specs[i]`.
+    specs: Vec<UnitSpec>,
+    router: Option<Router>,
+    generation: u64,
+    armed: Option<Instant>,
 }
 
 #[derive(Debug)]
 enum Ev {
     Timer {
         node: NodeId,
-        slot: usize,
         generation: u64,
     },
     Deliver {
         from: NodeId,
         node: NodeId,
-        slot: usize,
-        member: usize,
-        adv: RxAdvert,
+        segment: u32,
+        meta: RxMeta,
+        bytes: Vec<u8>,
     },
     Cmd(Command),
 }
@@ -357,8 +147,9 @@ impl Ord for Queued {
     }
 }
 
-/// (node, slot, member) of an instance listening on a (segment, VRID).
-type Receiver = (NodeId, usize, usize);
+/// Who listens on a (segment, IPv6?, VRID): nodes, in the order their
+/// instances were added.
+type ListenKey = (u32, bool, u8);
 
 fn can_hear(nodes: &[Node], from: NodeId, to: NodeId) -> bool {
     let (a, b) = (&nodes[from], &nodes[to]);
@@ -376,8 +167,7 @@ pub struct Sim {
     nodes: Vec<Node>,
     default_link: LinkParams,
     links: HashMap<(NodeId, NodeId), LinkParams>,
-    /// (segment, vrid) → every (node, slot, member) speaking it.
-    receivers: HashMap<(u32, u8), Vec<Receiver>>,
+    receivers: HashMap<ListenKey, Vec<NodeId>>,
     states: Vec<StateRecord>,
     group_states: Vec<(Instant, NodeId, UnitId, State, State)>,
     adverts: Vec<AdvertRecord>,
@@ -389,7 +179,6 @@ pub struct Sim {
     adverts_sent: u64,
     adverts_delivered: u64,
     events_processed: u64,
-    scratch: Vec<(usize, Output)>,
 }
 
 impl Sim {
@@ -419,7 +208,6 @@ impl Sim {
             adverts_sent: 0,
             adverts_delivered: 0,
             events_processed: 0,
-            scratch: Vec::new(),
         }
     }
 
@@ -431,7 +219,10 @@ impl Sim {
             running: false,
             link_up: true,
             partition: 0,
-            slots: Vec::new(),
+            specs: Vec::new(),
+            router: None,
+            generation: 0,
+            armed: None,
         });
         self.nodes.len() - 1
     }
@@ -444,19 +235,37 @@ impl Sim {
     /// Adds an instance on a LAN segment: adverts reach instances with the
     /// same VRID on the same segment of other nodes.
     pub fn add_instance_on(&mut self, node: NodeId, segment: u32, cfg: InstanceConfig) -> UnitId {
-        self.add_slot(node, segment, UnitSpec::Single(Box::new(cfg)))
+        let wire = WireConfig::multicast(segment, cfg.primary_ip);
+        self.add_instance_wire(node, cfg, wire)
     }
 
-    /// Adds a sync group (all members on segment 0).
+    /// Adds an instance with its own wire settings (authentication,
+    /// checksum, address check...); `wire.ingress` is its LAN segment.
+    pub fn add_instance_wire(
+        &mut self,
+        node: NodeId,
+        cfg: InstanceConfig,
+        wire: WireConfig,
+    ) -> UnitId {
+        self.add_spec(node, UnitSpec::Single(Box::new(cfg), wire))
+    }
+
+    /// Adds a sync group (all members multicast on segment 0).
     pub fn add_group(
         &mut self,
         node: NodeId,
         name: impl Into<String>,
         members: Vec<InstanceConfig>,
     ) -> UnitId {
-        self.add_slot(
+        let members = members
+            .into_iter()
+            .map(|c| {
+                let w = WireConfig::multicast(0, c.primary_ip);
+                (c, w)
+            })
+            .collect();
+        self.add_spec(
             node,
-            0,
             UnitSpec::Group {
                 name: name.into(),
                 members,
@@ -464,25 +273,17 @@ impl Sim {
         )
     }
 
-    fn add_slot(&mut self, node: NodeId, segment: u32, spec: UnitSpec) -> UnitId {
-        let slot = Slot {
-            spec,
-            segment,
-            unit: None,
-            generation: 0,
-            armed: None,
-        };
-        let idx = self.nodes[node].slots.len();
-        for m in 0..slot.member_count() {
-            if let Some(c) = slot.member_cfg(m) {
-                self.receivers
-                    .entry((segment, c.vrid))
-                    .or_default()
-                    .push((node, idx, m));
+    fn add_spec(&mut self, node: NodeId, spec: UnitSpec) -> UnitId {
+        for (c, w) in spec.members() {
+            let key = (w.ingress, c.primary_ip.is_ipv6(), c.vrid);
+            let rx = self.receivers.entry(key).or_default();
+            if !rx.contains(&node) {
+                rx.push(node);
             }
         }
-        self.nodes[node].slots.push(slot);
-        UnitId(idx)
+        let n = &mut self.nodes[node];
+        n.specs.push(spec);
+        UnitId(n.specs.len() - 1)
     }
 
     /// Schedules a command.
@@ -517,18 +318,14 @@ impl Sim {
             self.now = self.now.max(q.t);
             self.events_processed += 1;
             match q.ev {
-                Ev::Timer {
-                    node,
-                    slot,
-                    generation,
-                } => self.on_timer(node, slot, generation),
+                Ev::Timer { node, generation } => self.on_timer(node, generation),
                 Ev::Deliver {
                     from,
                     node,
-                    slot,
-                    member,
-                    adv,
-                } => self.on_deliver(from, node, slot, member, adv),
+                    segment,
+                    meta,
+                    bytes,
+                } => self.on_deliver(from, node, segment, meta, &bytes),
                 Ev::Cmd(c) => self.on_command(c),
             }
         }
@@ -541,50 +338,65 @@ impl Sim {
         self.run_until(until);
     }
 
-    fn on_timer(&mut self, node: NodeId, slot: usize, generation: u64) {
-        let now = self.now;
-        let n = &mut self.nodes[node];
-        if !n.running {
-            return;
-        }
-        let s = &mut n.slots[slot];
-        if s.generation != generation {
-            return;
-        }
-        s.armed = None;
-        if let Some(u) = s.unit.as_mut() {
-            u.handle_timeout(now);
-        }
-        self.after_step(node, slot);
+    /// Puts encoded bytes on a segment as if `from` had sent them: the
+    /// receivers' routers check and decode them like any advert. IPv4
+    /// packets carry their own addresses and TTL; `meta` is used for IPv6.
+    pub fn inject_datagram(
+        &mut self,
+        t: Instant,
+        from: NodeId,
+        to: NodeId,
+        segment: u32,
+        meta: RxMeta,
+        bytes: Vec<u8>,
+    ) {
+        self.push(
+            t,
+            Ev::Deliver {
+                from,
+                node: to,
+                segment,
+                meta,
+                bytes,
+            },
+        );
     }
 
-    fn on_deliver(
-        &mut self,
-        from: NodeId,
-        node: NodeId,
-        slot: usize,
-        member: usize,
-        adv: RxAdvert,
-    ) {
+    fn on_timer(&mut self, node: NodeId, generation: u64) {
         let now = self.now;
-        if !self.can_hear(from, node) {
+        let n = &mut self.nodes[node];
+        if !n.running || n.generation != generation {
             return;
         }
-        let n = &mut self.nodes[node];
-        let Some(u) = n.slots[slot].unit.as_mut() else {
+        n.armed = None;
+        if let Some(r) = n.router.as_mut() {
+            r.handle_timeout(now);
+        }
+        self.after_step(node);
+    }
+
+    fn on_deliver(&mut self, from: NodeId, node: NodeId, segment: u32, meta: RxMeta, bytes: &[u8]) {
+        let now = self.now;
+        if !can_hear(&self.nodes, from, node) {
+            return;
+        }
+        let Some(r) = self.nodes[node].router.as_mut() else {
             return;
         };
-        u.handle(now, member, Event::RxAdvert(adv));
+        let dgram = if meta.src.is_ipv6() {
+            Datagram::Ipv6 {
+                meta,
+                payload: bytes,
+            }
+        } else {
+            Datagram::Ipv4(bytes)
+        };
+        r.handle_datagram(now, segment, dgram);
         self.adverts_delivered += 1;
-        self.after_step(node, slot);
-    }
-
-    fn can_hear(&self, from: NodeId, to: NodeId) -> bool {
-        can_hear(&self.nodes, from, to)
+        self.after_step(node);
     }
 
     fn on_command(&mut self, c: Command) {
-        let now = self.now;
         let target = match &c {
             Command::Start(n)
             | Command::Crash(n)
@@ -598,98 +410,11 @@ impl Sim {
             return;
         }
         match c {
-            Command::Start(node) => {
-                if self.nodes[node].running {
-                    return;
-                }
-                self.nodes[node].running = true;
-                let link_up = self.nodes[node].link_up;
-                for slot in 0..self.nodes[node].slots.len() {
-                    let s = &mut self.nodes[node].slots[slot];
-                    let mut unit =
-                        match &s.spec {
-                            UnitSpec::Single(c) => {
-                                Unit::Single(Box::new(Instance::new((**c).clone(), now)))
-                            }
-                            UnitSpec::Group { name, members } => Unit::Group(Box::new(
-                                SyncGroup::new(name.clone(), members.clone(), now),
-                            )),
-                        };
-                    if !link_up {
-                        unit.handle_all(now, Event::InterfaceDown);
-                    }
-                    unit.handle_all(now, Event::Startup);
-                    s.unit = Some(unit);
-                    self.after_step(node, slot);
-                }
-            }
-            Command::Crash(node) => {
-                if !self.nodes[node].running {
-                    return;
-                }
-                self.nodes[node].running = false;
-                for slot in 0..self.nodes[node].slots.len() {
-                    let s = &mut self.nodes[node].slots[slot];
-                    s.generation += 1;
-                    s.armed = None;
-                    if let Some(u) = s.unit.take() {
-                        for m in 0..s.member_count() {
-                            if let Some(i) = u.member(m) {
-                                self.states.push(StateRecord {
-                                    t: now,
-                                    node,
-                                    unit: UnitId(slot),
-                                    member: m,
-                                    name: i.name().to_string(),
-                                    vrid: i.vrid(),
-                                    segment: s.segment,
-                                    from: Some(i.state()),
-                                    to: None,
-                                });
-                            }
-                        }
-                    }
-                }
-            }
-            Command::Stop(node) => {
-                if !self.nodes[node].running {
-                    return;
-                }
-                for slot in 0..self.nodes[node].slots.len() {
-                    if let Some(u) = self.nodes[node].slots[slot].unit.as_mut() {
-                        u.handle_all(now, Event::Shutdown);
-                    }
-                    self.after_step(node, slot);
-                }
-                let n = &mut self.nodes[node];
-                n.running = false;
-                for s in n.slots.iter_mut() {
-                    s.unit = None;
-                    s.generation += 1;
-                    s.armed = None;
-                }
-            }
+            Command::Start(node) => self.start(node),
+            Command::Crash(node) => self.crash(node),
+            Command::Stop(node) => self.stop(node),
             Command::LinkDown(node) | Command::LinkUp(node) => {
-                let up = matches!(c, Command::LinkUp(_));
-                if self.nodes[node].link_up == up {
-                    return;
-                }
-                // Going down: the FAULT transition's priority-0 advert is lost
-                // with the carrier, so flip the link first. Coming up: flip first too.
-                self.nodes[node].link_up = up;
-                let ev = if up {
-                    Event::InterfaceUp
-                } else {
-                    Event::InterfaceDown
-                };
-                if self.nodes[node].running {
-                    for slot in 0..self.nodes[node].slots.len() {
-                        if let Some(u) = self.nodes[node].slots[slot].unit.as_mut() {
-                            u.handle_all(now, ev.clone());
-                        }
-                        self.after_step(node, slot);
-                    }
-                }
+                self.link(node, matches!(c, Command::LinkUp(_)))
             }
             Command::Partition(sets) => {
                 let extra = sets.len() as u32 + 1;
@@ -731,139 +456,248 @@ impl Sim {
         }
     }
 
-    fn inject(&mut self, node: NodeId, slot: usize, member: usize, event: Event) {
+    fn start(&mut self, node: NodeId) {
+        let now = self.now;
+        let n = &mut self.nodes[node];
+        if n.running {
+            return;
+        }
+        n.running = true;
+        // Each process picks its own first IP ID, as keepalived's do.
+        let mut router = Router::new((node as u16).wrapping_mul(4099));
+        for spec in &n.specs {
+            let (unit, wires) = spec.build(now);
+            router.add_unit(unit, wires);
+        }
+        n.router = Some(router);
+        let link_up = n.link_up;
+        for u in 0..n.specs.len() {
+            if let Some(r) = self.nodes[node].router.as_mut() {
+                if !link_up {
+                    r.handle_unit(now, u, Event::InterfaceDown);
+                }
+                r.handle_unit(now, u, Event::Startup);
+            }
+            self.after_step(node);
+        }
+    }
+
+    fn crash(&mut self, node: NodeId) {
+        let now = self.now;
+        let n = &mut self.nodes[node];
+        if !n.running {
+            return;
+        }
+        n.running = false;
+        n.generation += 1;
+        n.armed = None;
+        let Some(r) = n.router.take() else { return };
+        for unit in r.unit_ids() {
+            let Some(u) = r.unit(unit) else { continue };
+            for m in 0..u.member_count() {
+                let (Some(i), Some(w)) =
+                    (u.member(m), r.wire_config(InstanceId { unit, member: m }))
+                else {
+                    continue;
+                };
+                self.states.push(StateRecord {
+                    t: now,
+                    node,
+                    unit: UnitId(unit),
+                    member: m,
+                    name: i.name().to_string(),
+                    vrid: i.vrid(),
+                    segment: w.ingress,
+                    from: Some(i.state()),
+                    to: None,
+                });
+            }
+        }
+    }
+
+    fn stop(&mut self, node: NodeId) {
+        let now = self.now;
+        if !self.nodes[node].running {
+            return;
+        }
+        for u in 0..self.nodes[node].specs.len() {
+            if let Some(r) = self.nodes[node].router.as_mut() {
+                r.handle_unit(now, u, Event::Shutdown);
+            }
+            self.after_step(node);
+        }
+        let n = &mut self.nodes[node];
+        n.running = false;
+        n.router = None;
+        n.generation += 1;
+        n.armed = None;
+    }
+
+    fn link(&mut self, node: NodeId, up: bool) {
+        let now = self.now;
+        if self.nodes[node].link_up == up {
+            return;
+        }
+        // Going down: the FAULT transition's priority-0 advert is lost
+        // with the carrier, so flip the link first. Coming up: flip first too.
+        self.nodes[node].link_up = up;
+        let ev = if up {
+            Event::InterfaceUp
+        } else {
+            Event::InterfaceDown
+        };
+        if self.nodes[node].running {
+            for u in 0..self.nodes[node].specs.len() {
+                if let Some(r) = self.nodes[node].router.as_mut() {
+                    r.handle_unit(now, u, ev.clone());
+                }
+                self.after_step(node);
+            }
+        }
+    }
+
+    fn inject(&mut self, node: NodeId, unit: usize, member: usize, event: Event) {
         let now = self.now;
         let Some(n) = self.nodes.get_mut(node) else {
             return;
         };
-        if !n.running {
+        if !n.running || unit >= n.specs.len() {
             return;
         }
-        let Some(s) = n.slots.get_mut(slot) else {
-            return;
-        };
-        if let Some(u) = s.unit.as_mut() {
-            u.handle(now, member, event);
+        if let Some(r) = n.router.as_mut() {
+            r.handle(now, InstanceId { unit, member }, event);
         }
-        self.after_step(node, slot);
+        self.after_step(node);
     }
 
-    /// Performs the unit's actions and re-arms its timer.
-    fn after_step(&mut self, node: NodeId, slot: usize) {
-        let mut out = std::mem::take(&mut self.scratch);
-        out.clear();
-        if let Some(u) = self.nodes[node].slots[slot].unit.as_mut() {
-            u.drain(&mut out);
-        }
-        for (member, o) in out.drain(..) {
-            match o {
-                Output::Action(a) => self.perform(node, slot, member, a),
-                Output::Group(from, to) => {
-                    self.group_states
-                        .push((self.now, node, UnitId(slot), from, to))
-                }
+    /// Performs the router's outputs, sends its adverts and re-arms its timer.
+    fn after_step(&mut self, node: NodeId) {
+        loop {
+            let Some(r) = self.nodes[node].router.as_mut() else {
+                return;
+            };
+            if let Some(o) = r.poll_output() {
+                self.perform(node, o);
+            } else if let Some(t) = r.poll_transmit() {
+                self.transmit(node, t);
+            } else {
+                break;
             }
         }
-        self.scratch = out;
-        let s = &mut self.nodes[node].slots[slot];
-        let Some(t) = s.unit.as_ref().and_then(Unit::poll_timeout) else {
+        let n = &mut self.nodes[node];
+        let Some(t) = n.router.as_ref().and_then(Router::poll_timeout) else {
             return;
         };
         // A backup's Master_Down deadline moves later on every advert: keep the
         // earlier queued wake-up (an early `handle_timeout` is a no-op and
         // re-arms) instead of queueing one event per advert.
-        if s.armed.is_some_and(|a| a <= t) {
+        if n.armed.is_some_and(|a| a <= t) {
             return;
         }
-        s.armed = Some(t);
-        s.generation += 1;
-        let generation = s.generation;
+        n.armed = Some(t);
+        n.generation += 1;
+        let generation = n.generation;
         let t = t.max(self.now);
-        self.push(
-            t,
-            Ev::Timer {
-                node,
-                slot,
-                generation,
-            },
-        );
+        self.push(t, Ev::Timer { node, generation });
     }
 
-    fn perform(&mut self, node: NodeId, slot: usize, member: usize, a: Action) {
+    fn transmit(&mut self, node: NodeId, t: Transmit) {
         let now = self.now;
-        let s = &self.nodes[node].slots[slot];
-        let segment = s.segment;
-        let Some(cfg) = s.member_cfg(member) else {
+        let vrid = self
+            .instance(node, UnitId(t.instance.unit), t.instance.member)
+            .map(Instance::vrid)
+            .unwrap_or(0);
+        self.adverts_sent += 1;
+        if self.opts.record_adverts {
+            self.adverts.push(AdvertRecord {
+                t: now,
+                node,
+                vrid,
+                segment: t.ingress,
+                src: t.src,
+                priority: t.priority,
+                interval: t.interval,
+            });
+        }
+        if !self.nodes[node].link_up {
+            return;
+        }
+        let meta = RxMeta {
+            src: t.src,
+            dst: t.dst,
+            ttl: t.ttl,
+        };
+        // Field-wise borrows: the receiver list is read while the queue
+        // and the PRNG are written, without copying the list per advert.
+        let Sim {
+            receivers,
+            queue,
+            seq,
+            rng,
+            links,
+            default_link,
+            nodes,
+            ..
+        } = self;
+        let Some(rx) = receivers.get(&(t.ingress, t.src.is_ipv6(), vrid)) else {
             return;
         };
-        match a {
-            Action::SendAdvert { priority, interval } => {
-                let (vrid, src) = (cfg.vrid, cfg.primary_ip);
-                self.adverts_sent += 1;
-                if self.opts.record_adverts {
-                    self.adverts.push(AdvertRecord {
-                        t: now,
-                        node,
-                        vrid,
-                        segment,
-                        src,
-                        priority,
-                        interval,
-                    });
-                }
-                if !self.nodes[node].link_up {
-                    return;
-                }
-                let adv = RxAdvert {
-                    src,
-                    priority,
-                    adver_int: interval,
-                };
-                // Field-wise borrows: the receiver list is read while the queue
-                // and the PRNG are written, without copying the list per advert.
-                let Sim {
-                    receivers,
-                    queue,
-                    seq,
-                    rng,
-                    links,
-                    default_link,
-                    nodes,
-                    ..
-                } = self;
-                let Some(rx) = receivers.get(&(segment, vrid)) else {
-                    return;
-                };
-                for &(to, rslot, rmember) in rx.iter() {
-                    if to == node || !can_hear(nodes, node, to) {
-                        continue;
-                    }
-                    let p = links.get(&(node, to)).copied().unwrap_or(*default_link);
-                    let copies = if rng.chance(p.duplicate) { 2 } else { 1 };
-                    for _ in 0..copies {
-                        if rng.chance(p.loss) {
-                            continue;
-                        }
-                        let jitter = if p.jitter.is_zero() {
-                            Duration::ZERO
-                        } else {
-                            Duration::from_micros(rng.below(p.jitter.as_micros() as u64 + 1))
-                        };
-                        *seq += 1;
-                        queue.push(Reverse(Queued {
-                            t: now + p.delay + jitter,
-                            seq: *seq,
-                            ev: Ev::Deliver {
-                                from: node,
-                                node: to,
-                                slot: rslot,
-                                member: rmember,
-                                adv,
-                            },
-                        }));
-                    }
-                }
+        for &to in rx.iter() {
+            if to == node || !can_hear(nodes, node, to) {
+                continue;
             }
+            let p = links.get(&(node, to)).copied().unwrap_or(*default_link);
+            let copies = if rng.chance(p.duplicate) { 2 } else { 1 };
+            for _ in 0..copies {
+                if rng.chance(p.loss) {
+                    continue;
+                }
+                let jitter = if p.jitter.is_zero() {
+                    Duration::ZERO
+                } else {
+                    Duration::from_micros(rng.below(p.jitter.as_micros() as u64 + 1))
+                };
+                *seq += 1;
+                queue.push(Reverse(Queued {
+                    t: now + p.delay + jitter,
+                    seq: *seq,
+                    ev: Ev::Deliver {
+                        from: node,
+                        node: to,
+                        segment: t.ingress,
+                        meta,
+                        bytes: t.bytes.clone(),
+                    },
+                }));
+            }
+        }
+    }
+
+    fn perform(&mut self, node: NodeId, o: Output) {
+        let (id, a) = match o {
+            Output::Action { instance, action } => (instance, action),
+            Output::GroupChanged { unit, from, to } => {
+                self.group_states
+                    .push((self.now, node, UnitId(unit), from, to));
+                return;
+            }
+            Output::Dropped { .. }
+            | Output::ChecksumFollowed { .. }
+            | Output::EncodeFailed { .. } => {
+                return;
+            }
+        };
+        let now = self.now;
+        let Some(r) = self.nodes[node].router.as_ref() else {
+            return;
+        };
+        let (Some(inst), Some(w)) = (r.instance(id), r.wire_config(id)) else {
+            return;
+        };
+        let (name, vrid, segment) = (inst.name().to_string(), inst.vrid(), w.ingress);
+        match a {
+            // The router turns these into transmits.
+            Action::SendAdvert { .. } => {}
             Action::AddVips(set) => {
                 for vip in set.vips.iter().chain(set.evips.iter()) {
                     if !self.open_vips.contains_key(&(node, *vip)) {
@@ -888,244 +722,38 @@ impl Sim {
                 addrs,
                 count,
                 reason,
-            } => {
-                let instance = cfg.name.clone();
-                self.garps.push(GarpRecord {
-                    t: now,
-                    node,
-                    instance,
-                    addrs,
-                    count,
-                    reason,
-                });
-            }
-            Action::Notify { event, priority } => {
-                let instance = cfg.name.clone();
-                self.notifies.push(NotifyRecord {
-                    t: now,
-                    node,
-                    instance,
-                    event,
-                    priority,
-                });
-            }
-            Action::StateChanged { from, to } => {
-                let rec = StateRecord {
-                    t: now,
-                    node,
-                    unit: UnitId(slot),
-                    member,
-                    name: cfg.name.clone(),
-                    vrid: cfg.vrid,
-                    segment,
-                    from: Some(from),
-                    to: Some(to),
-                };
-                self.states.push(rec);
-            }
+            } => self.garps.push(GarpRecord {
+                t: now,
+                node,
+                instance: name,
+                addrs,
+                count,
+                reason,
+            }),
+            Action::Notify { event, priority } => self.notifies.push(NotifyRecord {
+                t: now,
+                node,
+                instance: name,
+                event,
+                priority,
+            }),
+            Action::StateChanged { from, to } => self.states.push(StateRecord {
+                t: now,
+                node,
+                unit: UnitId(id.unit),
+                member: id.member,
+                name,
+                vrid,
+                segment,
+                from: Some(from),
+                to: Some(to),
+            }),
             Action::Log(l) => {
                 if self.opts.record_logs {
-                    let line = format!("({}) {}", cfg.name, l);
+                    let line = format!("({name}) {l}");
                     self.logs.push(LogRecord { t: now, node, line });
                 }
             }
         }
-    }
-
-    // ---- inspection -----------------------------------------------------------
-
-    pub fn node_name(&self, node: NodeId) -> &str {
-        &self.nodes[node].name
-    }
-
-    pub fn node_count(&self) -> usize {
-        self.nodes.len()
-    }
-
-    pub fn is_running(&self, node: NodeId) -> bool {
-        self.nodes[node].running
-    }
-
-    /// The live instance (or group member), if the node is running.
-    pub fn instance(&self, node: NodeId, unit: UnitId, member: usize) -> Option<&Instance> {
-        self.nodes
-            .get(node)?
-            .slots
-            .get(unit.0)?
-            .unit
-            .as_ref()?
-            .member(member)
-    }
-
-    /// The live sync group, if `unit` is one and the node is running.
-    pub fn group(&self, node: NodeId, unit: UnitId) -> Option<&SyncGroup> {
-        match self.nodes.get(node)?.slots.get(unit.0)?.unit.as_ref()? {
-            Unit::Group(g) => Some(g),
-            Unit::Single(_) => None,
-        }
-    }
-
-    pub fn state_changes(&self) -> &[StateRecord] {
-        &self.states
-    }
-
-    /// Sync-group state changes: (time, node, unit, from, to).
-    pub fn group_state_changes(&self) -> &[(Instant, NodeId, UnitId, State, State)] {
-        &self.group_states
-    }
-
-    pub fn adverts(&self) -> &[AdvertRecord] {
-        &self.adverts
-    }
-
-    pub fn logs(&self) -> &[LogRecord] {
-        &self.logs
-    }
-
-    pub fn notifies(&self) -> &[NotifyRecord] {
-        &self.notifies
-    }
-
-    pub fn garps(&self) -> &[GarpRecord] {
-        &self.garps
-    }
-
-    pub fn vip_intervals(&self) -> &[VipInterval] {
-        &self.vips
-    }
-
-    pub fn adverts_sent(&self) -> u64 {
-        self.adverts_sent
-    }
-
-    pub fn adverts_delivered(&self) -> u64 {
-        self.adverts_delivered
-    }
-
-    pub fn events_processed(&self) -> u64 {
-        self.events_processed
-    }
-
-    /// Log lines of one node, in order.
-    pub fn node_logs(&self, node: NodeId) -> impl Iterator<Item = &LogRecord> {
-        self.logs.iter().filter(move |l| l.node == node)
-    }
-
-    /// First time a log line of `node` containing `text` was written.
-    pub fn first_log(&self, node: NodeId, text: &str) -> Option<Instant> {
-        self.node_logs(node)
-            .find(|l| l.line.contains(text))
-            .map(|l| l.t)
-    }
-
-    /// Nodes holding `vip` at instant `t` (intervals are half-open).
-    pub fn holders_at(&self, t: Instant, vip: IpAddr) -> Vec<NodeId> {
-        let mut v: Vec<NodeId> = self
-            .vips
-            .iter()
-            .filter(|i| i.vip == vip && i.start <= t && i.end.is_none_or(|e| t < e))
-            .map(|i| i.node)
-            .collect();
-        v.sort_unstable();
-        v.dedup();
-        v
-    }
-
-    /// State of every running instance with this VRID at `t`.
-    fn last_states_at(&self, t: Instant, vrid: u8) -> Vec<(NodeId, UnitId, usize, Option<State>)> {
-        let mut last: Vec<(NodeId, UnitId, usize, Option<State>)> = Vec::new();
-        for r in self
-            .states
-            .iter()
-            .take_while(|r| r.t <= t)
-            .filter(|r| r.vrid == vrid)
-        {
-            match last
-                .iter_mut()
-                .find(|e| e.0 == r.node && e.1 == r.unit && e.2 == r.member)
-            {
-                Some(e) => e.3 = r.to,
-                None => last.push((r.node, r.unit, r.member, r.to)),
-            }
-        }
-        last
-    }
-
-    /// Nodes with an instance of `vrid` in MASTER at `t` (all segments).
-    pub fn masters_at(&self, t: Instant, vrid: u8) -> Vec<NodeId> {
-        let mut v: Vec<NodeId> = self
-            .last_states_at(t, vrid)
-            .into_iter()
-            .filter(|e| e.3 == Some(State::Master))
-            .map(|e| e.0)
-            .collect();
-        v.sort_unstable();
-        v
-    }
-
-    /// State of one instance (or member) at `t`, `None` if not running.
-    pub fn state_at(&self, t: Instant, node: NodeId, unit: UnitId, member: usize) -> Option<State> {
-        self.states
-            .iter()
-            .take_while(|r| r.t <= t)
-            .filter(|r| r.node == node && r.unit == unit && r.member == member)
-            .last()
-            .and_then(|r| r.to)
-    }
-
-    /// First time any instance of `node` entered `state`.
-    pub fn first_time(&self, node: NodeId, state: State) -> Option<Instant> {
-        self.first_time_after(node, state, Instant::ZERO)
-    }
-
-    /// First time at or after `after` that an instance of `node` entered `state`.
-    pub fn first_time_after(&self, node: NodeId, state: State, after: Instant) -> Option<Instant> {
-        self.states
-            .iter()
-            .find(|r| r.node == node && r.t >= after && r.to == Some(state))
-            .map(|r| r.t)
-    }
-
-    /// Longest stretch after `after` during which two or more nodes held `vip`
-    /// at once (open intervals end at the current time).
-    pub fn max_overlap_after(&self, after: Instant, vip: IpAddr) -> Duration {
-        // +1 at a start, -1 at an end; ends sort before starts at the same instant
-        // because intervals are half-open.
-        let mut edges: Vec<(Instant, i32)> = Vec::new();
-        for i in self.vips.iter().filter(|i| i.vip == vip) {
-            let end = i.end.unwrap_or(self.now);
-            if end <= after || end <= i.start {
-                continue;
-            }
-            edges.push((i.start.max(after), 1));
-            edges.push((end, -1));
-        }
-        edges.sort();
-        let (mut count, mut since, mut best) = (0i32, None::<Instant>, Duration::ZERO);
-        for (t, d) in edges {
-            count += d;
-            if count >= 2 && since.is_none() {
-                since = Some(t);
-            } else if count < 2
-                && let Some(s) = since.take()
-            {
-                best = best.max(t - s);
-            }
-        }
-        if let Some(s) = since {
-            best = best.max(self.now - s);
-        }
-        best
-    }
-
-    /// [`Sim::max_overlap_after`] over every VIP that ever appeared.
-    pub fn max_overlap_any_after(&self, after: Instant) -> Duration {
-        let mut vips: Vec<IpAddr> = self.vips.iter().map(|i| i.vip).collect();
-        vips.sort_unstable();
-        vips.dedup();
-        vips.into_iter()
-            .map(|v| self.max_overlap_after(after, v))
-            .max()
-            .unwrap_or(Duration::ZERO)
     }
 }

@@ -8,14 +8,9 @@ use std::time::Duration;
 
 use crate::track::TrackConfig;
 
-/// Protocol version spoken by an instance.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Version {
-    /// RFC 3768 (whole seconds on the wire).
-    V2,
-    /// RFC 5798 (centiseconds on the wire).
-    V3,
-}
+/// Protocol version spoken by an instance: the wire's own (one type for
+/// the engine and the codec).
+pub use crate::packet::Version;
 
 /// Opaque handle of a daemon-owned object (virtual route, virtual rule, ...).
 ///

@@ -9,5 +9,6 @@ pub mod garp;
 pub mod group;
 pub mod instance;
 pub mod packet;
+pub mod router;
 pub mod time;
 pub mod track;
