@@ -44,6 +44,6 @@ pub use crate::sched::{
 pub use crate::sysctl::{ConfFamily, read_conf, read_sysctl, write_conf, write_sysctl};
 pub use crate::timer::PreciseTimer;
 pub use crate::vrrp_socket::{
-    IPPROTO_VRRP, Received, VRRP_GROUP_V4, VRRP_GROUP_V6, VRRP_TOS, VRRP_TTL, VrrpSocket,
-    VrrpSocketOptions,
+    IPPROTO_AH, IPPROTO_VRRP, Received, VRRP_GROUP_V4, VRRP_GROUP_V6, VRRP_TOS, VRRP_TTL,
+    VrrpSocket, VrrpSocketOptions,
 };

@@ -1,4 +1,5 @@
-//! Raw IP sockets for VRRP (IP protocol 112), IPv4 and IPv6.
+//! Raw IP sockets for VRRP (IP protocol 112), IPv4 and IPv6, and for the
+//! IPsec AH (protocol 51) that carries keepalived's `auth_type AH` adverts.
 
 use std::io::{self, IoSliceMut};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV4, SocketAddrV6};
@@ -14,16 +15,10 @@ use tokio::io::unix::AsyncFd;
 use crate::error::{LinuxError, Result};
 use crate::iface;
 
-/// IP protocol number of VRRP (RFC 5798 §5.1.1.4 / §5.1.2.4).
-pub const IPPROTO_VRRP: i32 = 112;
-/// VRRP IPv4 multicast group (RFC 5798 §5.1.1.2).
-pub const VRRP_GROUP_V4: Ipv4Addr = Ipv4Addr::new(224, 0, 0, 18);
-/// VRRP IPv6 multicast group (RFC 5798 §5.1.2.2).
-pub const VRRP_GROUP_V6: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0x12);
-/// TTL / hop limit every VRRP packet must carry (RFC 5798 §5.1.1.3, §5.1.2.3).
-pub const VRRP_TTL: u8 = 255;
-/// TOS keepalived puts on adverts (DSCP CS6, "network control").
-pub const VRRP_TOS: u8 = 0xc0;
+pub use keel_vrrp::packet::{
+    IPPROTO_AH, IPPROTO_VRRP, VRRP_MCAST_V4 as VRRP_GROUP_V4, VRRP_MCAST_V6 as VRRP_GROUP_V6,
+    VRRP_TOS, VRRP_TTL,
+};
 
 /// Larger than any valid VRRP packet (IPv6, 255 addresses: 4088 bytes plus
 /// headers); anything that does not fit is dropped as invalid.
@@ -43,6 +38,11 @@ pub struct VrrpSocketOptions {
     /// When off, `send_to` takes the bare VRRP message and the kernel builds
     /// the header with TOS 0xc0 and TTL 255.
     pub header_included: bool,
+    /// IPv4 only: receive IPsec AH (protocol 51) instead of VRRP. Adverts
+    /// of `auth_type AH` arrive as AH packets, which a protocol-112 socket
+    /// never sees; they are still sent through the VRRP socket, whose
+    /// IP_HDRINCL header names protocol 51 itself.
+    pub ah: bool,
 }
 
 /// One VRRP packet as received.
@@ -85,14 +85,17 @@ fn sockerr(op: &str, ifname: &str) -> impl FnOnce(io::Error) -> LinuxError {
     move |e| LinuxError::io(op, e)
 }
 
-/// A non-blocking raw protocol-112 socket bound to `ifname`.
-fn raw_vrrp_socket(domain: Domain, family: &str, ifname: &str) -> Result<Socket> {
+/// A non-blocking raw socket of IP protocol `proto` bound to `ifname`.
+fn raw_vrrp_socket(domain: Domain, family: &str, ifname: &str, proto: u8) -> Result<Socket> {
     let s = Socket::new(
         domain,
         Type::RAW.nonblocking().cloexec(),
-        Some(Protocol::from(IPPROTO_VRRP)),
+        Some(Protocol::from(i32::from(proto))),
     )
-    .map_err(sockerr(&format!("socket({family}, SOCK_RAW, 112)"), ifname))?;
+    .map_err(sockerr(
+        &format!("socket({family}, SOCK_RAW, {proto})"),
+        ifname,
+    ))?;
     s.bind_device(Some(ifname.as_bytes()))
         .map_err(sockerr("SO_BINDTODEVICE", ifname))?;
     Ok(s)
@@ -127,7 +130,8 @@ impl VrrpSocket {
                 )));
             }
         };
-        let s = raw_vrrp_socket(Domain::IPV4, "AF_INET", ifname)?;
+        let proto = if opts.ah { IPPROTO_AH } else { IPPROTO_VRRP };
+        let s = raw_vrrp_socket(Domain::IPV4, "AF_INET", ifname, proto)?;
         s.set_header_included_v4(opts.header_included)
             .map_err(sockerr("IP_HDRINCL", ifname))?;
         s.set_tos_v4(u32::from(VRRP_TOS))
@@ -178,7 +182,12 @@ impl VrrpSocket {
                 )));
             }
         };
-        let s = raw_vrrp_socket(Domain::IPV6, "AF_INET6", ifname)?;
+        if opts.ah {
+            return Err(LinuxError::Invalid(
+                "AH authentication is IPv4 only".to_string(),
+            ));
+        }
+        let s = raw_vrrp_socket(Domain::IPV6, "AF_INET6", ifname, IPPROTO_VRRP)?;
         s.set_multicast_hops_v6(u32::from(VRRP_TTL))
             .map_err(sockerr("IPV6_MULTICAST_HOPS", ifname))?;
         s.set_unicast_hops_v6(u32::from(VRRP_TTL))
@@ -275,9 +284,11 @@ impl VrrpSocket {
 
     /// Waits for the next VRRP packet. Cancel-safe: a packet is either
     /// returned or left in the socket. Packets too large to be VRRP are
-    /// skipped.
+    /// skipped. The packet is read into a buffer on the caller's future
+    /// and copied out at its exact size, so a queue of received packets
+    /// costs what they weigh, not 8 KiB each.
     pub async fn recv(&self) -> Result<Received> {
-        let mut buf = vec![0u8; RECV_BUF];
+        let mut buf = [0u8; RECV_BUF];
         let meta = loop {
             let meta = if self.v6 {
                 self.recv_v6(&mut buf).await?
@@ -288,9 +299,8 @@ impl VrrpSocket {
                 break meta;
             }
         };
-        buf.truncate(meta.len);
         Ok(Received {
-            packet: buf,
+            packet: buf.get(..meta.len).unwrap_or(&[]).to_vec(),
             payload_offset: meta.payload_offset,
             src: meta.src,
             dst: meta.dst,

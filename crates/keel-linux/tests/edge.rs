@@ -939,3 +939,68 @@ fn packets_too_large_for_vrrp_are_skipped() {
     );
     assert_eq!(got.payload(), b"small");
 }
+
+// keepalived's `auth_type AH` adverts are IP protocol 51: a VRRP (112)
+// socket never sees them, the AH socket does, and the VRRP socket does not
+// take the AH one's packets either.
+#[test]
+fn ah_adverts_arrive_on_the_ah_socket_only() {
+    use keel_vrrp::packet::{Advert, AuthConfig, AuthData, ChecksumMode, EncodeCtx, Version};
+    let lab = lab("vrrpah", false);
+    let lb1 = lab.add_node("lb1", &["192.0.2.1/24"]).unwrap();
+    let lb2 = lab.add_node("lb2", &["192.0.2.2/24"]).unwrap();
+    let key = AuthConfig::Ah("secret".into());
+    let advert = Advert {
+        version: Version::V2,
+        vrid: 51,
+        priority: 100,
+        max_adver_int_cs: 100,
+        addresses: vec![ip("192.0.2.50")],
+        auth: AuthData::Ah { seq: 1 },
+    };
+    let ctx = EncodeCtx {
+        src: ip("192.0.2.2"),
+        dst: IpAddr::V4(VRRP_GROUP_V4),
+        checksum: ChecksumMode::Rfc,
+        auth: &key,
+    };
+    let bytes = keel_vrrp::packet::encode_ipv4_packet(&advert, &ctx, 7, 255).unwrap();
+    let (ah_got, vrrp_got) = exchange(
+        &lb1,
+        |ready| async move {
+            let ah = VrrpSocketOptions {
+                header_included: true,
+                ah: true,
+                ..Default::default()
+            };
+            let ah_sock = VrrpSocket::open_v4("eth0", Some(VRRP_GROUP_V4), &ah).unwrap();
+            let vrrp_sock =
+                VrrpSocket::open_v4("eth0", Some(VRRP_GROUP_V4), &Default::default()).unwrap();
+            ready.send(()).unwrap();
+            let a = timeout(5 * SECOND, ah_sock.recv()).await.unwrap().unwrap();
+            let v = timeout(Duration::from_millis(300), vrrp_sock.recv())
+                .await
+                .is_ok();
+            (a, v)
+        },
+        &lb2,
+        || {
+            let bytes = bytes.clone();
+            async move {
+                let opts = VrrpSocketOptions {
+                    header_included: true,
+                    ..Default::default()
+                };
+                let sock = VrrpSocket::open_v4("eth0", Some(VRRP_GROUP_V4), &opts).unwrap();
+                sock.send_to(&bytes, IpAddr::V4(VRRP_GROUP_V4))
+                    .await
+                    .unwrap();
+            }
+        },
+    );
+    assert!(!vrrp_got, "a protocol-112 socket saw an AH packet");
+    assert_eq!(ah_got.packet[9], IPPROTO_AH);
+    assert_eq!(ah_got.src, ip("192.0.2.2"));
+    assert_eq!(ah_got.packet.len(), bytes.len());
+    assert_eq!(keel_vrrp::packet::peek_ipv4_vrid(&ah_got.packet), Some(51));
+}
