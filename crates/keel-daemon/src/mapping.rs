@@ -16,6 +16,7 @@ use keel_config::model::{
 use keel_linux::{IpFamily, RouteKind, RouteSpec, RuleSpec, Scope};
 use keel_vrrp::config::{GarpConfig, InstanceConfig, ObjectId, Version, VipSet};
 use keel_vrrp::packet::{AuthConfig, ChecksumMode};
+use keel_vrrp::router::{IngressId, WireConfig};
 use keel_vrrp::track::{TrackConfig, TrackId, TrackKind, TrackState};
 
 /// What the mapping needs to know about the host.
@@ -118,63 +119,31 @@ pub struct InstancePlan {
     pub vmac: Option<VmacPlan>,
 }
 
-/// One `unicast_peer` as the source check sees it (keepalived's defaults:
-/// any TTL from 0 to 255).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PeerCheck {
-    pub address: IpAddr,
-    pub min_ttl: u8,
-    pub max_ttl: u8,
-}
-
-/// Why a unicast advert failed the source check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
-pub enum UnicastSrcDrop {
-    #[error("unicast source address {src} not a unicast peer")]
-    NotPeer { src: IpAddr },
-    #[error("TTL/HL {ttl} from {src} not in range [{min}, {max}]")]
-    TtlOutOfRange {
-        src: IpAddr,
-        ttl: u8,
-        min: u8,
-        max: u8,
-    },
-}
-
-impl UnicastSrcDrop {
-    /// Counter name in the statistics dump.
-    pub fn counter_name(&self) -> &'static str {
-        match self {
-            UnicastSrcDrop::NotPeer { .. } => "unicast_src_not_peer",
-            UnicastSrcDrop::TtlOutOfRange { .. } => "unicast_ttl_out_of_range",
-        }
-    }
-
-    /// Every counter name, for the statistics dump.
-    pub const COUNTERS: [&'static str; 2] = ["unicast_src_not_peer", "unicast_ttl_out_of_range"];
-}
+pub use keel_vrrp::router::{PeerCheck, UnicastSrcDrop};
 
 impl InstancePlan {
     pub fn address(&self, addr: IpAddr) -> Option<&AddressPlan> {
         self.addresses.iter().find(|a| a.addr == addr)
     }
 
-    /// keepalived's unicast source check: with it on, an advert from an
-    /// address that is not a configured peer, or whose TTL / hop limit is
-    /// outside that peer's `min_ttl`..=`max_ttl`, is discarded.
+    /// keepalived's unicast source check (see
+    /// [`keel_vrrp::router::check_unicast_source`]).
     pub fn check_unicast_source(&self, src: IpAddr, ttl: u8) -> Result<(), UnicastSrcDrop> {
-        let Some(peers) = &self.unicast_src_check else {
-            return Ok(());
-        };
-        match peers.iter().find(|p| p.address == src) {
-            None => Err(UnicastSrcDrop::NotPeer { src }),
-            Some(p) if ttl < p.min_ttl || ttl > p.max_ttl => Err(UnicastSrcDrop::TtlOutOfRange {
-                src,
-                ttl,
-                min: p.min_ttl,
-                max: p.max_ttl,
-            }),
-            Some(_) => Ok(()),
+        keel_vrrp::router::check_unicast_source(self.unicast_src_check.as_deref(), src, ttl)
+    }
+
+    /// How the router puts this instance's adverts on the wire and checks
+    /// the ones it receives.
+    pub fn wire(&self, ingress: IngressId) -> WireConfig {
+        WireConfig {
+            ingress,
+            auth: self.auth.clone(),
+            group: self.group,
+            unicast_peers: self.unicast_peers.clone(),
+            unicast_ttl: self.unicast_ttl,
+            unicast_src_check: self.unicast_src_check.clone(),
+            checksum: self.checksum,
+            check_adv_addr: !self.skip_check_adv_addr,
         }
     }
 

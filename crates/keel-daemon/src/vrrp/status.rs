@@ -2,17 +2,18 @@
 //! ([`state_path`]) that `keel status` reads and renders.
 //!
 //! The VRRP thread never serialises nor touches the file system for it.
-//! After each event the runtime hashes the few fields that matter to an
-//! operator (states, priorities, master addresses, tracker states, whether
-//! the VIPs are set); only when that hash changed, or a second went by, does
-//! it copy a [`VrrpStatus`] (a few small strings per instance) and hand it to
+//! Whatever an operator sees changes only through an output of the router
+//! (state, priority, VIPs, notifications), a tracker, a link event or a
+//! reload, and each of those marks the status dirty; adverts that change
+//! nothing leave it alone, so the advert path never looks at the status.
+//! Only when it is dirty, or a second went by (counters), does the runtime
+//! copy a [`VrrpStatus`] (a few small strings per instance) and hand it to
 //! a writer thread over a channel. The writer serialises it and replaces the
 //! file atomically (temporary file + rename), coalescing snapshots that pile
 //! up behind a slow disk. Adverts are sent before the snapshot is taken, so
 //! they never wait on it, and a stuck file system only delays the file.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::hash::{DefaultHasher, Hash, Hasher};
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
@@ -22,7 +23,7 @@ use keel_vrrp::instance::State;
 use keel_vrrp::track::TrackState;
 use serde::{Deserialize, Serialize};
 
-use super::{Runtime, UnitKind};
+use super::Runtime;
 use crate::mapping::TrackSource;
 
 /// Where the daemon writes the VRRP state by default.
@@ -388,8 +389,11 @@ pub(super) struct Publisher {
     tx: Option<mpsc::Sender<WriterMsg>>,
     writer: Option<std::thread::JoinHandle<()>>,
     started: SystemTime,
-    last_hash: u64,
+    /// Something an operator sees changed since the last snapshot.
+    dirty: bool,
     last_sent: Option<std::time::Instant>,
+    /// Last "receive queue full" warning (rate limited like the drops).
+    last_queue_warn: Option<std::time::Instant>,
     /// State and the time it was entered, by instance.
     since: HashMap<String, (State, SystemTime)>,
     /// Instances whose VIPs were added and not removed since.
@@ -414,11 +418,28 @@ impl Publisher {
             tx,
             writer,
             started: SystemTime::now(),
-            last_hash: 0,
+            dirty: true,
             last_sent: None,
+            last_queue_warn: None,
             since: HashMap::new(),
             vips_set: HashSet::new(),
         }
+    }
+
+    /// Something an operator sees may have changed.
+    pub(super) fn touch(&mut self) {
+        self.dirty = true;
+    }
+
+    /// Whether a "receive queue full" warning may be logged now.
+    pub(super) fn queue_drop_log_due(&mut self) -> bool {
+        let due = self
+            .last_queue_warn
+            .is_none_or(|t| t.elapsed() >= keel_vrrp::router::DROP_LOG_EVERY);
+        if due {
+            self.last_queue_warn = Some(std::time::Instant::now());
+        }
+        due
     }
 
     /// Records that an instance's VIPs were added (`true`) or removed.
@@ -472,14 +493,12 @@ pub(super) fn publish(rt: &mut Runtime) {
     if rt.status.tx.is_none() {
         return;
     }
+    let due = rt.status.last_sent.is_none_or(|t| t.elapsed() >= REFRESH);
+    if !rt.status.dirty && !due {
+        return;
+    }
     let now_wall = SystemTime::now();
-    let mut h = DefaultHasher::new();
-    // The map's order is stable while it is not modified, and a modified
-    // map means instances came or went: no need to sort on every event.
     for (n, ir) in &rt.insts {
-        let inst = rt.units[ir.unit]
-            .as_ref()
-            .and_then(|u| u.instance(ir.member));
         match rt.status.since.get_mut(n) {
             Some((s, t)) if *s != ir.state => {
                 *s = ir.state;
@@ -490,33 +509,12 @@ pub(super) fn publish(rt: &mut Runtime) {
                 rt.status.since.insert(n.clone(), (ir.state, now_wall));
             }
         }
-        n.hash(&mut h);
-        ir.state.hash(&mut h);
-        rt.status.vips_set.contains(n).hash(&mut h);
-        if let Some(i) = inst {
-            i.effective_priority().hash(&mut h);
-            i.base_priority().hash(&mut h);
-            i.master_ip().hash(&mut h);
-            for (id, _) in &ir.plan.tracks {
-                i.tracking().state(*id).hash(&mut h);
-            }
-        }
-    }
-    for unit in rt.units.iter().flatten() {
-        if let UnitKind::Group(g) = &unit.kind {
-            g.state().hash(&mut h);
-        }
-    }
-    let hash = h.finish();
-    let due = rt.status.last_sent.is_none_or(|t| t.elapsed() >= REFRESH);
-    if hash == rt.status.last_hash && !due {
-        return;
     }
     rt.status.since.retain(|n, _| rt.insts.contains_key(n));
     let mut names: Vec<&String> = rt.insts.keys().collect();
     names.sort();
     let snap = snapshot(rt, &names, now_wall);
-    rt.status.last_hash = hash;
+    rt.status.dirty = false;
     rt.status.last_sent = Some(std::time::Instant::now());
     if let Some(tx) = &rt.status.tx
         && tx.send(WriterMsg::Write(Box::new(snap))).is_err()
@@ -529,9 +527,7 @@ fn snapshot(rt: &Runtime, names: &[&String], now: SystemTime) -> VrrpStatus {
     let mut instances = Vec::with_capacity(names.len());
     for n in names {
         let Some(ir) = rt.insts.get(*n) else { continue };
-        let inst = rt.units[ir.unit]
-            .as_ref()
-            .and_then(|u| u.instance(ir.member));
+        let inst = rt.router.instance(ir.id);
         let e = &ir.plan.engine;
         let trackers = ir
             .plan
@@ -550,15 +546,12 @@ fn snapshot(rt: &Runtime, names: &[&String], now: SystemTime) -> VrrpStatus {
                 }
             })
             .collect();
-        let s = &ir.stats;
+        let s = rt.router.stats(ir.id).cloned().unwrap_or_default();
         instances.push(InstanceStatus {
             name: (*n).clone(),
             interface: ir.plan.interface.clone(),
             vrid: e.vrid,
-            version: match e.version {
-                keel_vrrp::config::Version::V2 => 2,
-                keel_vrrp::config::Version::V3 => 3,
-            },
+            version: e.version.number(),
             state: ir.state.to_string(),
             base_priority: inst.map(|i| i.base_priority()).unwrap_or(e.priority),
             effective_priority: inst.map(|i| i.effective_priority()).unwrap_or(e.priority),
@@ -601,14 +594,13 @@ fn snapshot(rt: &Runtime, names: &[&String], now: SystemTime) -> VrrpStatus {
     let sync_groups = rt
         .units
         .iter()
-        .flatten()
-        .filter_map(|u| match &u.kind {
-            UnitKind::Group(g) => Some(GroupStatus {
+        .filter_map(|(u, members)| {
+            let g = rt.router.unit(*u)?.group_ref()?;
+            Some(GroupStatus {
                 name: g.name().to_string(),
                 state: g.state().to_string(),
-                members: u.members.clone(),
-            }),
-            UnitKind::Single(_) => None,
+                members: members.clone(),
+            })
         })
         .collect();
     VrrpStatus {
