@@ -387,6 +387,8 @@ pub struct Instance {
     rogue_adver_int: Duration,
     /// An owner lowered to 254 by a conflict it could not otherwise settle.
     owner_demoted: bool,
+    /// Last answer to a lower-priority or priority-0 advert while MASTER.
+    last_reflect: Option<Instant>,
     actions: VecDeque<Action>,
     scratch: Vec<GarpBurst>,
 }
@@ -419,6 +421,7 @@ impl Instance {
             rogue_until: None,
             rogue_adver_int: Duration::ZERO,
             owner_demoted: false,
+            last_reflect: None,
             actions: VecDeque::new(),
             scratch: Vec::new(),
         }
@@ -995,6 +998,10 @@ impl Instance {
             self.rogue_owner_advert(&adv);
         }
         let ours = self.effective_priority;
+        let higher = adv.priority > ours || (adv.priority == ours && adv.src > self.cfg.primary_ip);
+        if !higher && !self.may_reflect(now) {
+            return;
+        }
         if adv.priority == 0 {
             // RFC 5798 §6.4.3: send an advert and reset Adver_Timer.
             self.push_log(LogEvent::MasterRxPriorityZero);
@@ -1002,7 +1009,6 @@ impl Instance {
             self.advert_timer = Some(now + self.cfg.advert_interval);
             return;
         }
-        let higher = adv.priority > ours || (adv.priority == ours && adv.src > self.cfg.primary_ip);
         if higher {
             if self.cfg.higher_prio_send_advert && !self.cfg.strict {
                 self.send_advert(ours);
@@ -1041,6 +1047,22 @@ impl Instance {
                 }
             }
         }
+    }
+
+    /// A MASTER answers lower-priority and priority-0 adverts (log line,
+    /// notify, advert, GARPs) at most once per advert interval: one per
+    /// received advert would let anyone on the LAN multiply our traffic,
+    /// our log and our notify scripts by sending a flood of them. The one
+    /// answer per interval still settles the election (RFC 9568 §6.4.3).
+    fn may_reflect(&mut self, now: Instant) -> bool {
+        if self
+            .last_reflect
+            .is_some_and(|t| now < t + self.cfg.advert_interval)
+        {
+            return false;
+        }
+        self.last_reflect = Some(now);
+        true
     }
 
     // ---- sync-group hooks -------------------------------------------------
