@@ -406,7 +406,10 @@ fn rfc9568_6_4_3_master_answers_a_flood_of_lower_priority_once_per_interval() {
     // 1,000 lower-priority and priority-0 adverts in 2.5 advert intervals.
     for k in 0..1000u64 {
         let prio = if k % 2 == 0 { 90 } else { 0 };
-        i.handle(at + Duration::from_micros(k * 2_500), adv("192.0.2.2", prio, 100));
+        i.handle(
+            at + Duration::from_micros(k * 2_500),
+            adv("192.0.2.2", prio, 100),
+        );
         let a = drain(&mut i);
         // Periodic adverts fire from the timer, not from handle().
         answers += adverts(&a).len();
@@ -419,7 +422,10 @@ fn rfc9568_6_4_3_master_answers_a_flood_of_lower_priority_once_per_interval() {
     assert_eq!(answers, 3, "one answer per advert interval");
     assert!(notifies <= 3, "{notifies} notifies");
     // A higher priority is never held back.
-    i.handle(at + Duration::from_millis(2_600), adv("192.0.2.2", 200, 100));
+    i.handle(
+        at + Duration::from_millis(2_600),
+        adv("192.0.2.2", 200, 100),
+    );
     drain(&mut i);
     assert_eq!(i.state(), State::Backup);
 }
