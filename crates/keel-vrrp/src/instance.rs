@@ -72,6 +72,8 @@ pub struct Instance {
     owner_demoted: bool,
     /// Last answer to a lower-priority or priority-0 advert while MASTER.
     last_reflect: Option<Instant>,
+    /// Last "lower priority ... discarding" line while BACKUP.
+    last_discard_log: Option<Instant>,
     actions: VecDeque<Action>,
     scratch: Vec<GarpBurst>,
 }
@@ -105,6 +107,7 @@ impl Instance {
             rogue_adver_int: Duration::ZERO,
             owner_demoted: false,
             last_reflect: None,
+            last_discard_log: None,
             actions: VecDeque::new(),
             scratch: Vec::new(),
         }
@@ -658,7 +661,7 @@ impl Instance {
             self.master_priority = Some(adv.priority);
             self.wants_master = false;
             self.arm_master_down(now);
-        } else {
+        } else if self.may_log_discard(now) {
             self.push_log(LogEvent::LowerPrioDiscarded {
                 from: adv.src,
                 priority: adv.priority,
@@ -745,6 +748,19 @@ impl Instance {
             return false;
         }
         self.last_reflect = Some(now);
+        true
+    }
+
+    /// A BACKUP logs discarded lower-priority adverts at most once per
+    /// advert interval, so a flood of them cannot flood the log.
+    fn may_log_discard(&mut self, now: Instant) -> bool {
+        if self
+            .last_discard_log
+            .is_some_and(|t| now < t + self.cfg.advert_interval)
+        {
+            return false;
+        }
+        self.last_discard_log = Some(now);
         true
     }
 

@@ -205,6 +205,13 @@ fn keepalived_backup_discards_lower_priority_without_resetting_timer() {
         ["received lower priority (90) advert from 192.0.2.2 - discarding"]
     );
     assert_eq!(i.poll_timeout(), Some(deadline));
+    // A flood of them is logged once per advert interval.
+    let mut lines = 0;
+    for k in 1..=1000u64 {
+        i.handle(t(SEC + k * 1_000), adv("192.0.2.2", 90, 100));
+        lines += logs(&drain(&mut i)).len();
+    }
+    assert_eq!(lines, 1, "1,000 adverts within 1 s after the first");
 }
 
 #[test]
