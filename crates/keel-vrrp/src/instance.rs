@@ -28,6 +28,7 @@ use crate::time::Instant;
 use crate::track::Tracking;
 
 mod io;
+mod limits;
 
 pub use io::{Action, Event, LogEvent, NotifyEvent, RxAdvert, State};
 
@@ -733,35 +734,6 @@ impl Instance {
                 }
             }
         }
-    }
-
-    /// A MASTER answers lower-priority and priority-0 adverts (log line,
-    /// notify, advert, GARPs) at most once per advert interval: one per
-    /// received advert would let anyone on the LAN multiply our traffic,
-    /// our log and our notify scripts by sending a flood of them. The one
-    /// answer per interval still settles the election (RFC 9568 §6.4.3).
-    fn may_reflect(&mut self, now: Instant) -> bool {
-        if self
-            .last_reflect
-            .is_some_and(|t| now < t + self.cfg.advert_interval)
-        {
-            return false;
-        }
-        self.last_reflect = Some(now);
-        true
-    }
-
-    /// A BACKUP logs discarded lower-priority adverts at most once per
-    /// advert interval, so a flood of them cannot flood the log.
-    fn may_log_discard(&mut self, now: Instant) -> bool {
-        if self
-            .last_discard_log
-            .is_some_and(|t| now < t + self.cfg.advert_interval)
-        {
-            return false;
-        }
-        self.last_discard_log = Some(now);
-        true
     }
 
     // ---- sync-group hooks -------------------------------------------------
