@@ -236,3 +236,61 @@ fn unicast_source_check_drops_strangers_before_anything_else() {
     );
     assert_eq!(r.stats(id).unwrap().adverts_received, 0);
 }
+
+/// Every datagram is either taken as an advert or counted as a drop, once;
+/// nothing a LAN can send panics the router.
+mod never_silent {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn counted(r: &Router) -> u64 {
+        let id = InstanceId { unit: 0, member: 0 };
+        let s = r.stats(id).unwrap();
+        s.adverts_received + s.drops.values().sum::<u64>() + r.orphan_drops().values().sum::<u64>()
+    }
+
+    fn valid() -> Vec<u8> {
+        let adv = Advert {
+            version: crate::packet::Version::V2,
+            vrid: 1,
+            priority: 100,
+            max_adver_int_cs: 100,
+            addresses: vec![ip("192.0.2.50")],
+            auth: AuthData::Pass(AuthConfig::Pass("pw".into()).key_bytes()),
+        };
+        let ctx = EncodeCtx {
+            src: ip("192.0.2.2"),
+            dst: IpAddr::V4(crate::packet::VRRP_MCAST_V4),
+            checksum: ChecksumMode::Rfc,
+            auth: &AuthConfig::Pass("pw".into()),
+        };
+        packet::encode_ipv4_packet(&adv, &ctx, 1, 255).unwrap()
+    }
+
+    proptest! {
+        #[test]
+        fn every_datagram_is_accepted_or_counted(
+            flips in proptest::collection::vec((0usize..64, any::<u8>()), 0..4),
+            cut in 0usize..64,
+            junk in proptest::collection::vec(any::<u8>(), 0..80),
+        ) {
+            let mut w = WireConfig::multicast(0, ip("192.0.2.1"));
+            w.auth = AuthConfig::Pass("pw".into());
+            let mut r = started(vec![(cfg(1, "192.0.2.1"), w)]);
+            let mut pkt = valid();
+            for (i, x) in flips {
+                if let Some(b) = pkt.get_mut(i) {
+                    *b ^= x;
+                }
+            }
+            pkt.truncate(pkt.len().saturating_sub(cut % 8));
+            let now = Instant::from_micros(1);
+            r.handle_datagram(now, 0, Datagram::Ipv4(&pkt));
+            r.handle_datagram(now, 0, Datagram::Ipv4(&junk));
+            let meta = RxMeta { src: ip("fe80::2"), dst: ip("ff02::12"), ttl: 255 };
+            r.handle_datagram(now, 0, Datagram::Ipv6 { meta, payload: &junk });
+            prop_assert_eq!(counted(&r), 3);
+        }
+    }
+}
