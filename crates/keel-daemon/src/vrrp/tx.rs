@@ -10,7 +10,7 @@ impl Runtime {
             return;
         };
         if let Err(e) = sock.send_to(&t.bytes, t.dst).await {
-            let n = self.router.record_send_error(t.instance);
+            let n = self.router.record_send_error(&t);
             if n == 1 || n.is_multiple_of(100) {
                 let name = self.names.get(&t.instance).cloned().unwrap_or_default();
                 tracing::warn!(

@@ -223,12 +223,18 @@ impl Router {
         *self.orphan_drops.entry(counter).or_default() += n;
     }
 
-    /// Counts an advert the socket failed to send.
-    pub fn record_send_error(&mut self, id: InstanceId) -> u64 {
-        match self.wire_mut(id) {
+    /// Counts an advert the socket failed to send: a send error, and no
+    /// longer a sent advert. Returns the instance's send errors so far.
+    pub fn record_send_error(&mut self, t: &Transmit) -> u64 {
+        match self.wire_mut(t.instance) {
             Some(w) => {
-                w.stats.send_errors += 1;
-                w.stats.send_errors
+                let s = &mut w.stats;
+                s.send_errors += 1;
+                s.adverts_sent = s.adverts_sent.saturating_sub(1);
+                if t.priority == 0 {
+                    s.priority_zero_sent = s.priority_zero_sent.saturating_sub(1);
+                }
+                s.send_errors
             }
             None => 0,
         }

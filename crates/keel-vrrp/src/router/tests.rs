@@ -168,6 +168,22 @@ fn unicast_transmits_go_to_each_peer_with_the_unicast_ttl() {
 }
 
 #[test]
+fn adverts_sent_counts_only_what_reached_the_wire() {
+    let mut r = started(vec![(
+        cfg(1, "192.0.2.1"),
+        WireConfig::multicast(0, ip("192.0.2.1")),
+    )]);
+    r.handle_timeout(Instant::from_micros(5_000_000));
+    let ts = transmits(&mut r);
+    let id = InstanceId { unit: 0, member: 0 };
+    let sent = r.stats(id).unwrap().adverts_sent;
+    assert_eq!(sent, ts.len() as u64);
+    assert_eq!(r.record_send_error(&ts[0]), 1);
+    let s = r.stats(id).unwrap();
+    assert_eq!((s.adverts_sent, s.send_errors), (sent - 1, 1));
+}
+
+#[test]
 fn a_peer_on_the_old_unicast_checksum_is_followed() {
     let mut w = WireConfig::multicast(0, ip("192.0.2.1"));
     w.group = None;
