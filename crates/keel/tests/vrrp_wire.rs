@@ -271,3 +271,38 @@ fn flood_of_garbage_and_lower_priority_adverts_changes_nothing() {
         rss_before.0, rss_after.0, rss_before.1, rss_after.1
     );
 }
+
+// keepalived's `auth_type AH` and keel's interoperate: whichever has the
+// higher priority is MASTER and the other stays BACKUP, and keel accepts a
+// restarted keepalived whose AH sequence numbers start from 1 again.
+// (keepalived itself does not: it drops a restarted peer's adverts as
+// "sequence number 1 already processed", so a restarted keel is not tested
+// against a running keepalived.)
+#[test]
+fn ah_keel_and_keepalived_agree_on_the_master() {
+    let t = topo("wahka");
+    let keel = Daemon::start(&t.lab, &t.one, &ah("s1-node1"));
+    let ka = Daemon::start_impl(&t.lab, &t.two, &ah("s1-node2"), Impl::Keepalived);
+    keel.wait_vip(VIP, true, 6 * S);
+    ka.wait_log("Entering BACKUP STATE", 5 * S);
+    one_stays_master(&t, 5 * S);
+    assert_eq!(ka.count("Entering MASTER STATE"), 0, "{}", ka.log());
+    keel.stop();
+    ka.wait_vip(VIP, true, 5 * S);
+    ka.stop();
+
+    // keepalived preferred, keel BACKUP; keepalived restarts.
+    let ka = Daemon::start_impl(&t.lab, &t.one, &ah("s1-node1"), Impl::Keepalived);
+    ka.wait_vip(VIP, true, 6 * S);
+    let keel = Daemon::start(&t.lab, &t.two, &ah("s1-node2"));
+    keel.wait_log("VRRP_Instance(VI_1) Entering BACKUP STATE", 5 * S);
+    one_stays_master(&t, 5 * S);
+    ka.stop();
+    keel.wait_vip(VIP, true, 5 * S);
+    let _ka = Daemon::start_impl(&t.lab, &t.one, &ah("s1-node1"), Impl::Keepalived);
+    watch_single_holder(&t.one, &t.two, VIP, 10 * S, || {
+        t.one.has_addr(ip(VIP)).unwrap() && !keel.has_vip(VIP)
+    });
+    one_stays_master(&t, 4 * S);
+    assert_eq!(keel.count("ah_replay"), 0, "{}", keel.log());
+}
