@@ -58,7 +58,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if diags.has_errors() {
         return Err("generated config has errors".into());
     }
-    let set = CheckerSet::from_config(&cfg)?;
+    let set = CheckerSet::from_config(&cfg, &keel_check::Host::default())?;
 
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -81,6 +81,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let alive = handle
             .table()
             .borrow()
+            .services
             .first()
             .map_or(0, |vs| vs.destinations.len());
         println!("real servers:            {servers}");

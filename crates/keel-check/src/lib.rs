@@ -2,8 +2,8 @@
 //!
 //! * [`core`]: the pure engine (no I/O, no clock): retries, schedules,
 //!   alpha, real server and quorum state, sorry server, inhibit, dynamic
-//!   weights; emits [`core::Action`]s and computes the desired LVS table.
-//! * [`table`]: the desired LVS table types data planes consume.
+//!   weights; emits [`core::Action`]s and computes the desired
+//!   [`keel_lvs::Table`].
 //! * [`spec`]: what each probe does, resolved from the config.
 //! * [`probe`]: the async probes (HTTP_GET, SSL_GET, TCP, SMTP, DNS, UDP,
 //!   PING, MISC, FILE).
@@ -16,6 +16,5 @@ pub mod genhash;
 pub mod probe;
 pub mod run;
 pub mod spec;
-pub mod table;
 
-pub use core::{Action, CheckerId, CheckerSet, ProbeResult, RsId, ScriptKind, Timestamp};
+pub use core::{Action, CheckerId, CheckerSet, Host, ProbeResult, RsId, ScriptKind, Timestamp};

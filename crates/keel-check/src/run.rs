@@ -1,40 +1,30 @@
 //! Drives a [`CheckerSet`] with the real probes on tokio.
 //!
-//! Every due checker runs as its own task, so a slow or dead server only
-//! delays itself; every probe is bounded by its own timeouts. The engine's
-//! [`Action`]s go out on an unbounded channel (the consumer must drain it),
-//! and the desired LVS table is published on a `watch` channel each time it
-//! changes.
+//! [`Runner`] is the loop's body: it launches every due checker as its own
+//! task (a slow or dead server only delays itself; every probe is bounded by
+//! its own timeouts) and yields each result with the time it came in and the
+//! engine's actions for it ([`Probed`]). A caller with its own loop (the
+//! daemon, which also resyncs a data plane and writes a state file) awaits
+//! [`Runner::next`] beside its other work; [`spawn`] runs the loop as a task
+//! of its own, sending the actions on a channel and the desired table on a
+//! `watch` channel.
 
 use crate::core::{Action, CheckerId, CheckerSet, ProbeResult, Timestamp};
 use crate::probe::{ProbeContext, run_probe};
 use crate::spec::ProbeSpec;
-use crate::table::VirtualService;
+use keel_lvs::Table;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 use tokio::sync::{mpsc, oneshot, watch};
-use tokio::task::JoinSet;
+use tokio::task::{JoinError, JoinSet};
 
 /// Runner settings.
 #[derive(Debug, Clone, Default)]
 pub struct RunOptions {
     /// Seed for the random warmup offsets; `None` picks one at random.
     pub warmup_seed: Option<u64>,
-}
-
-enum Command {
-    Report(CheckerId, ProbeResult),
-    Shutdown(oneshot::Sender<()>),
-}
-
-/// Controls a running checker loop.
-#[derive(Debug, Clone)]
-pub struct RunnerHandle {
-    commands: mpsc::UnboundedSender<Command>,
-    table: watch::Receiver<Vec<VirtualService>>,
-    stats: Arc<Counters>,
 }
 
 #[derive(Debug, Default)]
@@ -53,44 +43,27 @@ pub struct RunnerStats {
     pub probes_failed: u64,
 }
 
-impl std::fmt::Debug for Command {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Command::Report(id, r) => write!(f, "Report({id:?}, {r:?})"),
-            Command::Shutdown(_) => write!(f, "Shutdown"),
+impl Counters {
+    fn read(&self) -> RunnerStats {
+        RunnerStats {
+            probes_started: self.started.load(Ordering::Relaxed),
+            probes_completed: self.completed.load(Ordering::Relaxed),
+            probes_failed: self.failed.load(Ordering::Relaxed),
         }
     }
 }
 
-impl RunnerHandle {
-    /// The desired LVS table, updated whenever it changes.
-    pub fn table(&self) -> watch::Receiver<Vec<VirtualService>> {
-        self.table.clone()
-    }
-
-    pub fn stats(&self) -> RunnerStats {
-        RunnerStats {
-            probes_started: self.stats.started.load(Ordering::Relaxed),
-            probes_completed: self.stats.completed.load(Ordering::Relaxed),
-            probes_failed: self.stats.failed.load(Ordering::Relaxed),
-        }
-    }
-
-    /// Feeds a result for a checker the runner does not probe itself
-    /// (BFD_CHECK), or an extra one for any checker.
-    pub fn report(&self, id: CheckerId, result: ProbeResult) {
-        let _ = self.commands.send(Command::Report(id, result));
-    }
-
-    /// Stops checking: the engine's shutdown actions (omega scripts, the
-    /// empty table) are sent, in-flight probes are cancelled, and this
-    /// returns once the loop has ended.
-    pub async fn shutdown(&self) {
-        let (tx, rx) = oneshot::channel();
-        if self.commands.send(Command::Shutdown(tx)).is_ok() {
-            let _ = rx.await;
-        }
-    }
+/// One result the engine took in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Probed {
+    pub id: CheckerId,
+    pub result: ProbeResult,
+    /// When it came in, on the engine's clock.
+    pub at: Timestamp,
+    /// The same moment on the wall clock, for people reading status.
+    pub wall: SystemTime,
+    /// What the engine asked for in response, in order.
+    pub actions: Vec<Action>,
 }
 
 /// A small xorshift generator: warmup offsets need spread, not security.
@@ -123,8 +96,199 @@ impl Rng {
     }
 }
 
+/// The checker engine with its probes in flight.
+pub struct Runner {
+    set: CheckerSet,
+    ctx: Arc<ProbeContext>,
+    specs: HashMap<CheckerId, Arc<ProbeSpec>>,
+    probes: JoinSet<(CheckerId, ProbeResult)>,
+    tasks: HashMap<tokio::task::Id, CheckerId>,
+    epoch: tokio::time::Instant,
+    stats: Arc<Counters>,
+}
+
+impl std::fmt::Debug for Runner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Runner")
+            .field("in_flight", &self.probes.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Runner {
+    /// Starts the engine now (first checks spread over their warmup) and
+    /// returns the runner with the engine's start actions.
+    pub fn start(
+        mut set: CheckerSet,
+        ctx: ProbeContext,
+        options: RunOptions,
+    ) -> (Runner, Vec<Action>) {
+        let epoch = tokio::time::Instant::now();
+        let specs = set
+            .checker_ids()
+            .into_iter()
+            .filter_map(|id| set.probe_spec(id).map(|s| (id, Arc::new(s.clone()))))
+            .collect();
+        let mut rng = Rng::new(options.warmup_seed);
+        let actions = set.start(Timestamp::ZERO, |_, warmup| rng.upto(warmup));
+        let runner = Runner {
+            set,
+            ctx: Arc::new(ctx),
+            specs,
+            probes: JoinSet::new(),
+            tasks: HashMap::new(),
+            epoch,
+            stats: Arc::new(Counters::default()),
+        };
+        (runner, actions)
+    }
+
+    /// The engine, for its state and [`CheckerSet::desired_table`].
+    pub fn set(&self) -> &CheckerSet {
+        &self.set
+    }
+
+    /// Now on the engine's clock.
+    pub fn now(&self) -> Timestamp {
+        Timestamp(self.epoch.elapsed())
+    }
+
+    pub fn stats(&self) -> RunnerStats {
+        self.stats.read()
+    }
+
+    /// Waits for the next probe result, launching the checkers that fall
+    /// due meanwhile. Cancel-safe: dropping the future loses no result, so
+    /// it can sit in a `select!` beside other work.
+    pub async fn next(&mut self) -> Probed {
+        loop {
+            let wake = self.set.next_due().map(|t| self.epoch + t.since_epoch());
+            tokio::select! {
+                _ = sleep_until_opt(wake) => self.launch_due(),
+                Some(done) = self.probes.join_next_with_id(), if !self.probes.is_empty() => {
+                    if let Some((id, result)) = self.finished(done) {
+                        self.stats.completed.fetch_add(1, Ordering::Relaxed);
+                        if !result.ok {
+                            self.stats.failed.fetch_add(1, Ordering::Relaxed);
+                        }
+                        return self.report(id, result);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Feeds a result the runner did not probe itself (BFD_CHECK), or an
+    /// extra one for any checker.
+    pub fn report(&mut self, id: CheckerId, result: ProbeResult) -> Probed {
+        let at = self.now();
+        let actions = self.set.on_result(id, &result, at);
+        Probed {
+            id,
+            result,
+            at,
+            wall: SystemTime::now(),
+            actions,
+        }
+    }
+
+    /// Stops checking: in-flight probes are cancelled; returns the engine's
+    /// shutdown actions (omega scripts, the empty table).
+    pub fn shutdown(&mut self) -> Vec<Action> {
+        self.probes.abort_all();
+        self.tasks.clear();
+        self.set.shutdown()
+    }
+
+    fn launch_due(&mut self) {
+        let now = self.now();
+        for id in self.set.take_due(now) {
+            let Some(spec) = self.specs.get(&id).cloned() else {
+                continue;
+            };
+            if matches!(*spec, ProbeSpec::External { .. }) {
+                continue;
+            }
+            let ctx = Arc::clone(&self.ctx);
+            let handle = self
+                .probes
+                .spawn(async move { (id, run_probe(&spec, &ctx).await) });
+            self.tasks.insert(handle.id(), id);
+            self.stats.started.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    fn finished(
+        &mut self,
+        done: Result<(tokio::task::Id, (CheckerId, ProbeResult)), JoinError>,
+    ) -> Option<(CheckerId, ProbeResult)> {
+        match done {
+            Ok((task, v)) => {
+                self.tasks.remove(&task);
+                Some(v)
+            }
+            // A panicking probe is a bug; count it as a failure so the
+            // checker is not left in flight forever.
+            Err(e) => {
+                let id = self.tasks.remove(&e.id())?;
+                tracing::error!("probe task failed: {e}");
+                Some((id, ProbeResult::fail(format!("probe failed: {e}"))))
+            }
+        }
+    }
+}
+
+enum Command {
+    Report(CheckerId, ProbeResult),
+    Shutdown(oneshot::Sender<()>),
+}
+
+impl std::fmt::Debug for Command {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Command::Report(id, r) => write!(f, "Report({id:?}, {r:?})"),
+            Command::Shutdown(_) => write!(f, "Shutdown"),
+        }
+    }
+}
+
+/// Controls a checker loop started with [`spawn`].
+#[derive(Debug, Clone)]
+pub struct RunnerHandle {
+    commands: mpsc::UnboundedSender<Command>,
+    table: watch::Receiver<Table>,
+    stats: Arc<Counters>,
+}
+
+impl RunnerHandle {
+    /// The desired LVS table, updated whenever it changes.
+    pub fn table(&self) -> watch::Receiver<Table> {
+        self.table.clone()
+    }
+
+    pub fn stats(&self) -> RunnerStats {
+        self.stats.read()
+    }
+
+    /// Feeds a result for a checker the runner does not probe itself
+    /// (BFD_CHECK), or an extra one for any checker.
+    pub fn report(&self, id: CheckerId, result: ProbeResult) {
+        let _ = self.commands.send(Command::Report(id, result));
+    }
+
+    /// Stops checking: the engine's shutdown actions (omega scripts, the
+    /// empty table) are sent, in-flight probes are cancelled, and this
+    /// returns once the loop has ended.
+    pub async fn shutdown(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.commands.send(Command::Shutdown(tx)).is_ok() {
+            let _ = rx.await;
+        }
+    }
+}
+
 /// Starts the checker loop on the current tokio runtime. Returns the
-/// control handle and the action stream.
+/// control handle and the action stream (the consumer must drain it).
 pub fn spawn(
     set: CheckerSet,
     ctx: ProbeContext,
@@ -132,17 +296,11 @@ pub fn spawn(
 ) -> (RunnerHandle, mpsc::UnboundedReceiver<Action>) {
     let (actions_tx, actions_rx) = mpsc::unbounded_channel();
     let (cmd_tx, cmd_rx) = mpsc::unbounded_channel();
-    let (table_tx, table_rx) = watch::channel(Vec::new());
-    let stats = Arc::new(Counters::default());
-    tokio::spawn(run_loop(
-        set,
-        ctx,
-        options,
-        cmd_rx,
-        actions_tx,
-        table_tx,
-        stats.clone(),
-    ));
+    let (table_tx, table_rx) = watch::channel(Table::new());
+    let (runner, start) = Runner::start(set, ctx, options);
+    let stats = Arc::clone(&runner.stats);
+    publish(runner.set(), start, &actions_tx, &table_tx);
+    tokio::spawn(run_loop(runner, cmd_rx, actions_tx, table_tx));
     (
         RunnerHandle {
             commands: cmd_tx,
@@ -157,10 +315,9 @@ fn publish(
     set: &CheckerSet,
     actions: Vec<Action>,
     out: &mpsc::UnboundedSender<Action>,
-    table: &watch::Sender<Vec<VirtualService>>,
+    table: &watch::Sender<Table>,
 ) {
-    let changed = actions.contains(&Action::TableChanged);
-    if changed {
+    if actions.contains(&Action::TableChanged) {
         // Publish before the action goes out, so a consumer reacting to
         // TableChanged reads the new table.
         table.send_replace(set.desired_table());
@@ -171,88 +328,30 @@ fn publish(
 }
 
 async fn run_loop(
-    mut set: CheckerSet,
-    ctx: ProbeContext,
-    options: RunOptions,
+    mut runner: Runner,
     mut commands: mpsc::UnboundedReceiver<Command>,
     out: mpsc::UnboundedSender<Action>,
-    table: watch::Sender<Vec<VirtualService>>,
-    stats: Arc<Counters>,
+    table: watch::Sender<Table>,
 ) {
-    let epoch = tokio::time::Instant::now();
-    let now = || Timestamp(epoch.elapsed());
-    let specs: HashMap<CheckerId, Arc<ProbeSpec>> = set
-        .checker_ids()
-        .into_iter()
-        .filter_map(|id| set.probe_spec(id).map(|s| (id, Arc::new(s.clone()))))
-        .collect();
-    let ctx = Arc::new(ctx);
-    let mut rng = Rng::new(options.warmup_seed);
-    let start = set.start(now(), |_, warmup| rng.upto(warmup));
-    publish(&set, start, &out, &table);
-
-    let mut probes: JoinSet<(CheckerId, ProbeResult)> = JoinSet::new();
-    let mut tasks: HashMap<tokio::task::Id, CheckerId> = HashMap::new();
     loop {
-        let wake = set.next_due().map(|t| epoch + t.since_epoch());
         tokio::select! {
-            _ = sleep_until_opt(wake) => {
-                let t = now();
-                for id in set.take_due(t) {
-                    let Some(spec) = specs.get(&id).cloned() else { continue };
-                    if matches!(*spec, ProbeSpec::External { .. }) {
+            probed = runner.next() => publish(runner.set(), probed.actions, &out, &table),
+            cmd = commands.recv() => {
+                let done = match cmd {
+                    Some(Command::Report(id, result)) => {
+                        let probed = runner.report(id, result);
+                        publish(runner.set(), probed.actions, &out, &table);
                         continue;
                     }
-                    let ctx = ctx.clone();
-                    let handle = probes.spawn(async move {
-                        let r = run_probe(&spec, &ctx).await;
-                        (id, r)
-                    });
-                    tasks.insert(handle.id(), id);
-                    stats.started.fetch_add(1, Ordering::Relaxed);
-                }
-            }
-            Some(done) = probes.join_next_with_id(), if !probes.is_empty() => {
-                let (id, result) = match done {
-                    Ok((task, v)) => {
-                        tasks.remove(&task);
-                        v
-                    }
-                    // A panicking probe is a bug; count it as a failure so
-                    // the checker is not left in flight forever.
-                    Err(e) => {
-                        let Some(id) = tasks.remove(&e.id()) else { continue };
-                        tracing::error!("probe task failed: {e}");
-                        (id, ProbeResult::fail(format!("probe failed: {e}")))
-                    }
+                    Some(Command::Shutdown(done)) => Some(done),
+                    None => None,
                 };
-                stats.completed.fetch_add(1, Ordering::Relaxed);
-                if !result.ok {
-                    stats.failed.fetch_add(1, Ordering::Relaxed);
+                let actions = runner.shutdown();
+                publish(runner.set(), actions, &out, &table);
+                if let Some(done) = done {
+                    let _ = done.send(());
                 }
-                let actions = set.on_result(id, &result, now());
-                publish(&set, actions, &out, &table);
-            }
-            cmd = commands.recv() => {
-                match cmd {
-                    Some(Command::Report(id, result)) => {
-                        let actions = set.on_result(id, &result, now());
-                        publish(&set, actions, &out, &table);
-                    }
-                    Some(Command::Shutdown(done)) => {
-                        probes.abort_all();
-                        let actions = set.shutdown();
-                        publish(&set, actions, &out, &table);
-                        let _ = done.send(());
-                        return;
-                    }
-                    None => {
-                        probes.abort_all();
-                        let actions = set.shutdown();
-                        publish(&set, actions, &out, &table);
-                        return;
-                    }
-                }
+                return;
             }
         }
     }

@@ -266,6 +266,8 @@ pub(crate) struct Ctx<'a> {
     pub vs_vhost: Option<&'a str>,
     pub track_files: &'a [cfg::TrackFile],
     pub smtp_helo: Option<&'a str>,
+    /// The local host name, SMTP_CHECK's last-resort `HELO`.
+    pub hostname: &'a str,
 }
 
 pub(crate) fn build(checker: &cfg::Checker, ctx: &Ctx<'_>) -> Result<ProbeSpec, SpecError> {
@@ -319,7 +321,7 @@ pub(crate) fn build(checker: &cfg::Checker, ctx: &Ctx<'_>) -> Result<ProbeSpec, 
                 .helo_name
                 .clone()
                 .or(ctx.smtp_helo.map(str::to_string))
-                .unwrap_or_else(local_hostname),
+                .unwrap_or_else(|| ctx.hostname.to_string()),
         },
         cfg::Checker::Dns { common, dns } => ProbeSpec::Dns {
             target: target(common),
@@ -369,14 +371,6 @@ pub(crate) fn build(checker: &cfg::Checker, ctx: &Ctx<'_>) -> Result<ProbeSpec, 
             name: bfd.name.clone(),
         },
     })
-}
-
-fn local_hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|s| s.trim().to_string())
-        .ok()
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| "localhost".to_string())
 }
 
 #[cfg(test)]

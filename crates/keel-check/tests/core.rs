@@ -1,7 +1,7 @@
 //! The pure engine, driven with a virtual clock and scripted probe results.
 
 use keel_check::core::{Action, CheckerId, CheckerSet, ProbeResult, RsId, ScriptKind, Timestamp};
-use keel_check::table::{ForwardMethod, Protocol, ServiceKey};
+use keel_lvs::{DestKey, Method, Protocol, Scheduler, ServiceKey};
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::time::Duration;
@@ -13,7 +13,7 @@ fn set(text: &str) -> CheckerSet {
         "config errors: {:?}",
         diags.errors().map(|d| d.to_string()).collect::<Vec<_>>()
     );
-    CheckerSet::from_config(&cfg).unwrap()
+    CheckerSet::from_config(&cfg, &keel_check::Host::default()).unwrap()
 }
 
 fn t(s: f64) -> Timestamp {
@@ -139,7 +139,7 @@ fn up_checker_fails_only_after_retry_plus_one_attempts() {
     );
     assert!(acts.contains(&Action::RealServerDown { vs: 0, rs: 0 }));
     assert_eq!(acts.last(), Some(&Action::TableChanged));
-    assert!(sim.set.desired_table()[0].destinations.is_empty());
+    assert!(sim.set.desired_table().services[0].destinations.is_empty());
     // Once down, it is rechecked every delay_loop, without retries.
     sim.attempts.clear();
     sim.run_until(t(17.5), |_, _| ProbeResult::fail("connection refused"));
@@ -157,10 +157,10 @@ fn up_checker_fails_only_after_retry_plus_one_attempts() {
     assert!(
         l.contains(&"Adding service [192.0.2.11]:tcp:80 to VS [192.0.2.144]:tcp:80".to_string())
     );
-    let table = sim.set.desired_table();
+    let table = sim.set.desired_table().services;
     assert_eq!(table[0].destinations.len(), 1);
     assert_eq!(table[0].destinations[0].weight, 3);
-    assert_eq!(table[0].destinations[0].method, ForwardMethod::Dr);
+    assert_eq!(table[0].destinations[0].method, Method::Dr);
 }
 
 #[test]
@@ -185,7 +185,7 @@ fn a_success_between_failures_resets_the_retry_count() {
 fn first_check_needs_a_single_failure() {
     let mut sim = Sim::start(set(ONE_RS));
     // Not alpha: in the table from the start.
-    assert_eq!(sim.set.desired_table()[0].destinations.len(), 1);
+    assert_eq!(sim.set.desired_table().services[0].destinations.len(), 1);
     sim.run_until(t(0.0), |_, _| ProbeResult::fail("refused"));
     assert_eq!(sim.attempts[&id0()].len(), 1);
     assert_eq!(sim.set.rs_alive(RsId { vs: 0, rs: 0 }), Some(false));
@@ -215,7 +215,7 @@ fn warmup_offset_delays_the_first_check() {
 #[test]
 fn alpha_server_starts_down_and_needs_a_success() {
     let mut sim = Sim::start(set(&ONE_RS.replace("weight 3", "weight 3\n alpha")));
-    assert!(sim.set.desired_table()[0].destinations.is_empty());
+    assert!(sim.set.desired_table().services[0].destinations.is_empty());
     assert_eq!(sim.set.rs_alive(RsId { vs: 0, rs: 0 }), Some(false));
     sim.take_actions();
     sim.run_until(t(0.0), |_, _| ProbeResult::ok(""));
@@ -225,7 +225,7 @@ fn alpha_server_starts_down_and_needs_a_success() {
         logs(&acts)
             .contains(&"Adding service [192.0.2.11]:tcp:80 to VS [192.0.2.144]:tcp:80".to_string())
     );
-    assert_eq!(sim.set.desired_table()[0].destinations.len(), 1);
+    assert_eq!(sim.set.desired_table().services[0].destinations.len(), 1);
 }
 
 #[test]
@@ -253,6 +253,8 @@ fn alpha_first_failure_runs_notify_down() {
 
 const TWO_CHECKERS: &str = r#"
 virtual_server 192.0.2.144 80 {
+    lb_algo wlc
+    lb_kind NAT
     delay_loop 5
     protocol TCP
     real_server 192.0.2.11 80 {
@@ -313,6 +315,8 @@ fn three_rs(extra: &str) -> String {
     format!(
         r#"
 virtual_server 192.0.2.144 80 {{
+    lb_algo wlc
+    lb_kind NAT
     delay_loop 5
     protocol TCP
     {extra}
@@ -385,7 +389,7 @@ fn sorry_server_replaces_the_pool_while_quorum_is_lost() {
     assert!(logs(&acts).contains(
         &"Adding sorry server [192.0.2.200]:tcp:8080 to VS [192.0.2.144]:tcp:80".to_string()
     ));
-    let table = sim.set.desired_table();
+    let table = sim.set.desired_table().services;
     assert_eq!(table[0].destinations.len(), 1);
     assert_eq!(table[0].destinations[0].addr, ip("192.0.2.200"));
     assert_eq!(table[0].destinations[0].port, 8080);
@@ -396,7 +400,7 @@ fn sorry_server_replaces_the_pool_while_quorum_is_lost() {
     assert!(logs(&acts).contains(
         &"Removing sorry server [192.0.2.200]:tcp:8080 from VS [192.0.2.144]:tcp:80".to_string()
     ));
-    let table = sim.set.desired_table();
+    let table = sim.set.desired_table().services;
     let addrs: Vec<IpAddr> = table[0].destinations.iter().map(|d| d.addr).collect();
     assert_eq!(addrs, vec![ip("192.0.2.11")]);
 }
@@ -411,9 +415,9 @@ fn sorry_server_goes_in_at_start_when_every_server_is_alpha() {
             .iter()
             .any(|l| l.starts_with("Starting with quorum down 1-0=1 > 0 for VS"))
     );
-    assert_eq!(sim.set.desired_table()[0].destinations.len(), 1);
+    assert_eq!(sim.set.desired_table().services[0].destinations.len(), 1);
     sim.run_until(t(0.0), answer_down(&[]));
-    let table = sim.set.desired_table();
+    let table = sim.set.desired_table().services;
     assert_eq!(table[0].destinations.len(), 3);
 }
 
@@ -427,11 +431,11 @@ fn inhibit_on_failure_keeps_the_server_with_weight_zero() {
             &"Disabling service [192.0.2.12]:tcp:80 of VS [192.0.2.144]:tcp:80".to_string()
         )
     );
-    let table = sim.set.desired_table();
-    let d = table[0].destination(ip("192.0.2.12"), 80).unwrap();
+    let table = sim.set.desired_table().services;
+    let d = table[0].destination(DestKey { addr: ip("192.0.2.12"), port: 80 }).unwrap();
     assert_eq!(d.weight, 0);
     assert_eq!(
-        table[0].destination(ip("192.0.2.11"), 80).unwrap().weight,
+        table[0].destination(DestKey { addr: ip("192.0.2.11"), port: 80 }).unwrap().weight,
         1
     );
     sim.run_until(t(5.0), answer_down(&[]));
@@ -442,8 +446,8 @@ fn inhibit_on_failure_keeps_the_server_with_weight_zero() {
         )
     );
     assert_eq!(
-        sim.set.desired_table()[0]
-            .destination(ip("192.0.2.12"), 80)
+        sim.set.desired_table().services[0]
+            .destination(DestKey { addr: ip("192.0.2.12"), port: 80 })
             .unwrap()
             .weight,
         1
@@ -452,6 +456,8 @@ fn inhibit_on_failure_keeps_the_server_with_weight_zero() {
 
 const MISC: &str = r#"
 virtual_server 192.0.2.144 80 {
+    lb_algo wlc
+    lb_kind NAT
     delay_loop 5
     protocol TCP
     real_server 192.0.2.11 80 {
@@ -478,22 +484,22 @@ fn misc_dynamic_sets_the_weight_from_the_exit_status() {
         weight: 5
     }));
     assert!(logs(&acts).contains(&"Changing weight from 10 to 5 for active service [192.0.2.11]:tcp:80 of VS [192.0.2.144]:tcp:80".to_string()));
-    assert_eq!(sim.set.desired_table()[0].destinations[0].weight, 5);
+    assert_eq!(sim.set.desired_table().services[0].destinations[0].weight, 5);
     // exit 0 => configured weight again.
     sim.run_until(t(5.0), |_, _| ProbeResult::ok("exited with status 0"));
-    assert_eq!(sim.set.desired_table()[0].destinations[0].weight, 10);
+    assert_eq!(sim.set.desired_table().services[0].destinations[0].weight, 10);
     // exit 1 => failed (misc retry defaults to 0).
     sim.take_actions();
     sim.run_until(t(10.0), |_, _| ProbeResult::fail("exited with status 1"));
     let acts = sim.take_actions();
     assert!(logs(&acts).contains(&"Misc check for [[192.0.2.11]:tcp:80 VS [192.0.2.144]:tcp:80] by [/usr/local/bin/check-app] failed with retry disabled (exited with status 1).".to_string()), "{:?}", logs(&acts));
-    assert!(sim.set.desired_table()[0].destinations.is_empty());
+    assert!(sim.set.desired_table().services[0].destinations.is_empty());
     // exit 2 => up with weight 0.
     sim.run_until(t(15.0), |_, _| {
         ProbeResult::ok("exited with status 2").with_weight(0)
     });
     assert_eq!(sim.set.rs_alive(RsId { vs: 0, rs: 0 }), Some(true));
-    assert_eq!(sim.set.desired_table()[0].destinations[0].weight, 0);
+    assert_eq!(sim.set.desired_table().services[0].destinations[0].weight, 0);
 }
 
 const FILE: &str = r#"
@@ -502,6 +508,8 @@ track_file app_weight {
     weight 2
 }
 virtual_server 192.0.2.144 80 {
+    lb_algo wlc
+    lb_kind NAT
     delay_loop 5
     protocol TCP
     real_server 192.0.2.11 80 {
@@ -516,12 +524,12 @@ fn file_check_value_scales_the_weight() {
     let mut sim = Sim::start(set(FILE));
     sim.run_until(t(0.0), |_, _| ProbeResult::ok("").with_weight(3));
     // 10 + 3*2
-    assert_eq!(sim.set.desired_table()[0].destinations[0].weight, 16);
+    assert_eq!(sim.set.desired_table().services[0].destinations[0].weight, 16);
     sim.run_until(t(1.0), |_, _| ProbeResult::ok("").with_weight(-4));
-    assert_eq!(sim.set.desired_table()[0].destinations[0].weight, 2);
+    assert_eq!(sim.set.desired_table().services[0].destinations[0].weight, 2);
     // Weights clamp at 0 but the server stays up.
     sim.run_until(t(2.0), |_, _| ProbeResult::ok("").with_weight(-100));
-    assert_eq!(sim.set.desired_table()[0].destinations[0].weight, 0);
+    assert_eq!(sim.set.desired_table().services[0].destinations[0].weight, 0);
     assert_eq!(sim.set.rs_alive(RsId { vs: 0, rs: 0 }), Some(true));
 }
 
@@ -538,6 +546,8 @@ fn file_check_with_weight_zero_fails_on_nonzero_value() {
 fn omega_runs_quorum_down_and_notify_down_on_shutdown() {
     let text = r#"
 virtual_server 192.0.2.144 80 {
+    lb_algo wlc
+    lb_kind NAT
     protocol TCP
     omega
     quorum_down "/bin/qdown"
@@ -564,7 +574,7 @@ virtual_server 192.0.2.144 80 {
             ..
         }
     )));
-    assert!(s.desired_table().is_empty());
+    assert!(s.desired_table().services.is_empty());
     assert_eq!(s.next_due(), None);
     // Without omega: no scripts.
     let mut s = set(&text.replace("omega", ""));
@@ -582,40 +592,42 @@ virtual_server 192.0.2.144 80 {
     protocol TCP
     persistence_timeout 600
     persistence_granularity 255.255.255.0
-    real_server 192.0.2.12 8080 { weight 2 uthreshold 100 lthreshold 10 lvs_method DR TCP_CHECK { } }
+    real_server 192.0.2.12 80 { weight 2 uthreshold 100 lthreshold 10 lvs_method DR TCP_CHECK { } }
     real_server 192.0.2.11 8080 { weight 1 TCP_CHECK { } }
 }
 virtual_server fwmark 7 {
+    lb_kind NAT
     lb_algo rr
     real_server 192.0.2.21 { TCP_CHECK { connect_port 22 } }
 }
 "#;
     let mut s = set(text);
     s.start(t(0.0), |_, _| Duration::ZERO);
-    let table = s.desired_table();
+    let table = s.desired_table().services;
     assert_eq!(table.len(), 2);
     let vs = &table[0];
     assert_eq!(
         vs.key,
         ServiceKey::Addr {
-            addr: ip("192.0.2.144"),
+            ip: ip("192.0.2.144"),
             port: 80,
-            protocol: Protocol::Tcp
+            proto: Protocol::Tcp
         }
     );
-    assert_eq!(vs.sched, "wlc");
-    assert_eq!(vs.method, ForwardMethod::Nat);
+    assert_eq!(vs.scheduler, Scheduler::Wlc);
+    // The service's method is the default of its real servers.
+    assert_eq!(vs.destinations[0].method, Method::Nat);
     let p = vs.persistence.as_ref().unwrap();
     assert_eq!(p.timeout, 600);
-    assert!(vs.flag_bits() & 1 == 1);
+    assert_eq!(p.netmask, Some(24));
     // Sorted by address.
     assert_eq!(vs.destinations[0].addr, ip("192.0.2.11"));
     let d = &vs.destinations[1];
     assert_eq!(
         (d.port, d.weight, d.upper_threshold, d.lower_threshold),
-        (8080, 2, 100, 10)
+        (80, 2, 100, 10)
     );
-    assert_eq!(d.method, ForwardMethod::Dr);
+    assert_eq!(d.method, Method::Dr);
     assert!(matches!(table[1].key, ServiceKey::Fwmark { mark: 7, .. }));
     assert_eq!(s.vs_label(1), Some("FWM 7"));
     // The checker connects to connect_port on the real server.

@@ -17,7 +17,7 @@ fn set(text: &str) -> CheckerSet {
         "{:?}",
         diags.errors().map(|d| d.to_string()).collect::<Vec<_>>()
     );
-    CheckerSet::from_config(&cfg).unwrap()
+    CheckerSet::from_config(&cfg, &keel_check::Host::default()).unwrap()
 }
 
 /// Collects actions until `pred` matches one (or the deadline passes).
@@ -58,6 +58,8 @@ async fn http_get_server_goes_down_after_exactly_retry_plus_one_failed_requests(
     let text = format!(
         r#"
 virtual_server 192.0.2.144 80 {{
+    lb_algo wlc
+    lb_kind NAT
     delay_loop 0.3
     protocol TCP
     real_server 127.0.0.1 {port} {{
@@ -85,7 +87,7 @@ virtual_server 192.0.2.144 80 {{
         )
         .await
     );
-    assert_eq!(table.borrow()[0].destinations.len(), 1);
+    assert_eq!(table.borrow().services[0].destinations.len(), 1);
     // Break it: the body changes, so the digest no longer matches.
     *srv.body.lock().unwrap() = b"ok kp-rs2\n".to_vec();
     let before = srv.hits();
@@ -108,7 +110,7 @@ virtual_server 192.0.2.144 80 {{
         "{lines:?}"
     );
     // The published table follows.
-    assert!(table.borrow()[0].destinations.is_empty());
+    assert!(table.borrow().services[0].destinations.is_empty());
     // Repair: back in the table.
     *srv.body.lock().unwrap() = b"ok kp-rs1\n".to_vec();
     assert!(
@@ -118,9 +120,9 @@ virtual_server 192.0.2.144 80 {{
         ))
         .await
     );
-    assert_eq!(table.borrow()[0].destinations.len(), 1);
+    assert_eq!(table.borrow().services[0].destinations.len(), 1);
     handle.shutdown().await;
-    assert!(table.borrow().is_empty());
+    assert!(table.borrow().services.is_empty());
 }
 
 #[tokio::test]
@@ -130,6 +132,8 @@ async fn sorry_server_and_quorum_scripts_with_real_servers() {
     let text = format!(
         r#"
 virtual_server 192.0.2.144 80 {{
+    lb_algo wlc
+    lb_kind NAT
     delay_loop 0.2
     protocol TCP
     quorum 2
@@ -172,7 +176,7 @@ virtual_server 192.0.2.144 80 {{
     );
     assert!(seen.contains(&Action::SorryServerIn { vs: 0 }));
     let t = table.borrow().clone();
-    let addrs: Vec<String> = t[0]
+    let addrs: Vec<String> = t.services[0]
         .destinations
         .iter()
         .map(|d| format!("{}:{}", d.addr, d.port))
@@ -186,7 +190,7 @@ virtual_server 192.0.2.144 80 {{
         ))
         .await
     );
-    assert_eq!(table.borrow()[0].destinations.len(), 2);
+    assert_eq!(table.borrow().services[0].destinations.len(), 2);
     handle.shutdown().await;
 }
 
@@ -198,6 +202,8 @@ async fn misc_dynamic_weight_end_to_end() {
     let text = format!(
         r#"
 virtual_server 192.0.2.144 80 {{
+    lb_algo wlc
+    lb_kind NAT
     delay_loop 0.2
     protocol TCP
     real_server 192.0.2.11 80 {{
@@ -225,7 +231,7 @@ virtual_server 192.0.2.144 80 {{
         .await,
         "{seen:?}"
     );
-    assert_eq!(table.borrow()[0].destinations[0].weight, 10);
+    assert_eq!(table.borrow().services[0].destinations[0].weight, 10);
     std::fs::write(&status, "1").unwrap();
     assert!(
         wait_for(&mut rx, &mut seen, Duration::from_secs(3), |a| matches!(
@@ -234,6 +240,6 @@ virtual_server 192.0.2.144 80 {{
         ))
         .await
     );
-    assert!(table.borrow()[0].destinations.is_empty());
+    assert!(table.borrow().services[0].destinations.is_empty());
     handle.shutdown().await;
 }

@@ -890,28 +890,27 @@ impl Printer {
         };
         self.open(Ctx::Top, "virtual_server", &head);
         if let Some(f) = vs.ip_family {
-            self.line(c, "ip_family", &[family(f).into()]);
+            self.line(c, "ip_family", &[lvs_family(f).into()]);
         }
         self.line(c, "delay_loop", &[secs(vs.delay_loop)]);
-        self.line(c, "lvs_sched", std::slice::from_ref(&vs.lvs_sched));
-        self.flag(c, "flag-1", vs.sched_flags.flag_1);
-        self.flag(c, "flag-2", vs.sched_flags.flag_2);
-        self.flag(c, "flag-3", vs.sched_flags.flag_3);
-        self.flag(c, "ops", vs.sched_flags.ops);
-        self.flag(c, "hashed", vs.sched_flags.hashed);
+        self.line(c, "lvs_sched", &[vs.lvs_sched.name().into()]);
+        let (fallback, port) = match vs.lvs_sched {
+            Scheduler::Sh { fallback, port } | Scheduler::Mh { fallback, port } => (fallback, port),
+            _ => (false, false),
+        };
+        self.flag(c, "flag-1", fallback);
+        self.flag(c, "flag-2", port);
+        self.flag(c, "ops", vs.ops);
         self.line(c, "lvs_method", &method_words(&vs.lvs_method));
         if let Some(t) = vs.persistence_timeout {
             self.line(c, "persistence_timeout", &[t.to_string()]);
         }
-        self.opt(c, "persistence_granularity", &vs.persistence_granularity);
+        if let Some(len) = vs.persistence_granularity {
+            self.line(c, "persistence_granularity", &[granularity_text(vs, len)]);
+        }
         self.opt(c, "persistence_engine", &vs.persistence_engine);
         if let Some(p) = vs.protocol {
-            let p = match p {
-                Protocol::Tcp => "TCP",
-                Protocol::Udp => "UDP",
-                Protocol::Sctp => "SCTP",
-            };
-            self.line(c, "protocol", &[p.into()]);
+            self.line(c, "protocol", &[p.as_str().into()]);
         }
         self.flag(c, "ha_suspend", vs.ha_suspend);
         self.opt(c, "virtualhost", &vs.virtualhost);
@@ -1139,40 +1138,44 @@ fn family(f: AddressFamily) -> &'static str {
     }
 }
 
-fn method_words(m: &LvsMethod) -> Vec<String> {
-    match m {
-        LvsMethod::Nat => vec!["NAT".into()],
-        LvsMethod::Dr => vec!["DR".into()],
-        LvsMethod::Tun {
-            tunnel_type,
-            port,
-            checksum,
-        } => {
-            let mut w = vec!["TUN".to_string(), "type".to_string()];
-            w.push(
-                match tunnel_type {
-                    TunnelType::Ipip => "ipip",
-                    TunnelType::Gue => "gue",
-                    TunnelType::Gre => "gre",
-                }
-                .into(),
-            );
-            if let Some(p) = port {
-                w.extend(["port".to_string(), p.to_string()]);
-            }
-            if let Some(c) = checksum {
-                w.push(
-                    match c {
-                        TunnelChecksum::Nocsum => "nocsum",
-                        TunnelChecksum::Csum => "csum",
-                        TunnelChecksum::Remcsum => "remcsum",
-                    }
-                    .into(),
-                );
-            }
-            w
+fn lvs_family(f: Family) -> &'static str {
+    match f {
+        Family::Inet => "inet",
+        Family::Inet6 => "inet6",
+    }
+}
+
+/// A dotted mask for IPv4 services (what keepalived documents), the
+/// prefix length for IPv6 ones.
+fn granularity_text(vs: &VirtualServer, len: u8) -> String {
+    if vs.is_ipv6() || len > 32 {
+        return len.to_string();
+    }
+    let mask = u32::MAX.checked_shl(32 - u32::from(len)).unwrap_or(0);
+    std::net::Ipv4Addr::from(mask).to_string()
+}
+
+fn method_words(m: &Method) -> Vec<String> {
+    let Method::Tun { kind, csum } = *m else {
+        return vec![m.keyword().into()];
+    };
+    let mut w = vec!["TUN".to_string(), "type".to_string()];
+    match kind {
+        TunnelKind::Ipip => w.push("ipip".into()),
+        TunnelKind::Gre => w.push("gre".into()),
+        TunnelKind::Gue { port } => {
+            w.extend(["gue".to_string(), "port".to_string(), port.to_string()]);
         }
     }
+    w.push(
+        match csum {
+            TunnelCsum::Nocsum => "nocsum",
+            TunnelCsum::Csum => "csum",
+            TunnelCsum::Remcsum => "remcsum",
+        }
+        .into(),
+    );
+    w
 }
 
 fn vip_words(v: &VirtualIp) -> Vec<String> {
@@ -1293,7 +1296,7 @@ fn vsg_words(e: &VsgEntry) -> Vec<String> {
         }
         VsgEntry::Fwmark { mark, family: f } => {
             let mut w = vec!["fwmark".to_string(), mark.to_string()];
-            w.extend(f.map(|f| family(f).to_string()));
+            w.extend(f.map(|f| lvs_family(f).to_string()));
             w
         }
     }

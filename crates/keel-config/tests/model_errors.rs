@@ -216,7 +216,7 @@ fn duplicate_instance_name() {
 
 #[test]
 fn unknown_virtual_server_group() {
-    let (_, d) = run("virtual_server group NOPE {\n    lvs_sched rr\n}\n");
+    let (_, d) = run("virtual_server group NOPE {\n    lvs_sched rr\n    lb_kind NAT\n}\n");
     let e = only(&d, Severity::Error);
     assert_eq!(e.len(), 1);
     assert!(e[0].message.contains("'NOPE'"));
@@ -288,7 +288,7 @@ fn unquoted_script_takes_the_whole_line() {
 
 #[test]
 fn misc_path_words_keep_their_quoting() {
-    let text = "virtual_server 192.0.2.1 80 {\n    protocol TCP\n    real_server 192.0.2.2 80 {\n        MISC_CHECK {\n            misc_path /bin/check \"a b\" c\n        }\n    }\n}\n";
+    let text = "virtual_server 192.0.2.1 80 {\n    protocol TCP\n    lb_algo rr\n    lb_kind NAT\n    real_server 192.0.2.2 80 {\n        MISC_CHECK {\n            misc_path /bin/check \"a b\" c\n        }\n    }\n}\n";
     let (cfg, d) = run(text);
     assert!(d.is_empty(), "{d:?}");
     let Checker::Misc { misc, .. } = &cfg.virtual_servers[0].real_servers[0].checkers[0] else {

@@ -70,8 +70,8 @@ fn every_sample_is_covered() {
 fn http_get_port() {
     let c = load("HTTP_GET.port");
     let vs = &c.virtual_servers[0];
-    assert_eq!(vs.lvs_sched, "rr");
-    assert_eq!(vs.lvs_method, LvsMethod::Nat);
+    assert_eq!(vs.lvs_sched, Scheduler::Rr);
+    assert_eq!(vs.lvs_method, Method::Nat);
     assert_eq!(vs.persistence_timeout, Some(50));
     assert_eq!(kinds(&vs.real_servers[0]), ["SSL_GET"]);
     let common = vs.real_servers[0].checkers[0].common().unwrap();
@@ -256,7 +256,7 @@ fn quorum() {
     assert_eq!(vs.quorum, 7);
     assert_eq!(vs.hysteresis, 2);
     assert!(vs.alpha && vs.omega);
-    assert_eq!(vs.lvs_sched, "wrr");
+    assert_eq!(vs.lvs_sched, Scheduler::Wrr);
     assert_eq!(vs.real_servers.len(), 10);
     assert!(vs.quorum_up.is_some() && vs.quorum_down.is_some());
     assert!(vs.real_servers.iter().all(|r| kinds(r) == ["TCP_CHECK"]));

@@ -203,8 +203,8 @@ fn s3_lvs_direct_routing() {
             }
         );
         assert_eq!(vs.delay_loop, Duration::from_secs(3));
-        assert_eq!(vs.lvs_sched, "rr");
-        assert_eq!(vs.lvs_method, LvsMethod::Dr);
+        assert_eq!(vs.lvs_sched, Scheduler::Rr);
+        assert_eq!(vs.lvs_method, Method::Dr);
         assert_eq!(vs.protocol, Some(Protocol::Tcp));
         assert_eq!(
             vs.persistence_timeout, None,

@@ -43,31 +43,12 @@ pub enum FifoError {
     NotOurFifo(PathBuf),
 }
 
-/// Service protocol in keepalived's `[ip]:proto:port` notation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Protocol {
-    Tcp,
-    Udp,
-    Sctp,
-    /// Protocol 0 (e.g. fwmark services), printed `none`.
-    None,
-}
-
-impl Protocol {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Protocol::Tcp => "tcp",
-            Protocol::Udp => "udp",
-            Protocol::Sctp => "sctp",
-            Protocol::None => "none",
-        }
-    }
-}
+pub use keel_lvs::Protocol;
 
 /// `[192.0.2.11]:tcp:80` / `[2001:db8::1]:udp:53`, keepalived's format for
 /// real and virtual servers.
 pub fn format_service(addr: IpAddr, proto: Protocol, port: u16) -> String {
-    format!("[{addr}]:{}:{port}", proto.as_str())
+    format!("[{addr}]:{}:{port}", proto.keepalived_name())
 }
 
 /// A virtual server given by firewall mark: `FWM 7`.

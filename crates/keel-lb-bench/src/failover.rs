@@ -1,14 +1,13 @@
 //! Time from a real server's failure to the ruleset without it: keel's
 //! health-check runner (keel-check) probes both servers from the director,
 //! one nginx is stopped at T0, and each `TableChanged` is applied to the
-//! nftables backend the way the daemon does (keel-daemon's
-//! `convert_table`, then `Backend::sync`), then read back.
+//! nftables backend the way the daemon does (keel-check's desired
+//! `keel_lvs::Table`, then `Backend::sync`), then read back.
 
 use anyhow::{Context, Result, anyhow, bail, ensure};
 use keel_check::core::{Action, CheckerSet};
 use keel_check::probe::ProbeContext;
 use keel_check::run::{self, RunOptions};
-use keel_check::table::VirtualService as CheckedService;
 use keel_lvs::{Backend, Table};
 use keel_nft::NftBackend;
 use nix::sys::signal::Signal;
@@ -52,7 +51,7 @@ pub fn measure(l: &mut LbLab, trials: usize) -> Result<Vec<Trial>> {
         let errors: Vec<String> = diags.errors().map(|d| d.to_string()).collect();
         bail!("benchmark configuration: {}", errors.join("; "));
     }
-    let set = CheckerSet::from_config(&cfg).context("health checkers")?;
+    let set = CheckerSet::from_config(&cfg, &keel_check::Host::default()).context("health checkers")?;
     let mut backend = l.backend();
     let director = &l.director;
     let rs = &l.rs[usize::from(VICTIM)];
@@ -92,7 +91,7 @@ pub fn measure(l: &mut LbLab, trials: usize) -> Result<Vec<Trial>> {
                 // The table is published before the actions of the same
                 // step go out, so TableChanged follows at once.
                 wait_for(&mut actions, |a| *a == Action::TableChanged).await?;
-                let desired = keel_daemon::lvs::convert_table(&table.borrow())?;
+                let desired = table.borrow().clone();
                 backend.sync(&desired).context("nft sync")?;
                 let synced = Instant::now();
                 let installed = backend.read().context("nft read back")?;
@@ -150,8 +149,8 @@ async fn wait_for(
 
 /// Installs the runner's current desired table and returns what the
 /// backend reads back.
-fn apply(backend: &mut NftBackend, table: &watch::Receiver<Vec<CheckedService>>) -> Result<Table> {
-    let desired = keel_daemon::lvs::convert_table(&table.borrow())?;
+fn apply(backend: &mut NftBackend, table: &watch::Receiver<Table>) -> Result<Table> {
+    let desired = table.borrow().clone();
     backend.sync(&desired).context("nft sync")?;
     let installed = backend.read().context("nft read back")?;
     ensure!(

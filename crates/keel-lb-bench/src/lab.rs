@@ -250,10 +250,10 @@ mod tests {
         for mode in [Mode::Nat, Mode::Dr] {
             let (cfg, diags) = keel_config::from_str(&keepalived_conf(mode), "t.conf").unwrap();
             assert!(!diags.has_errors(), "{mode:?}");
-            let mut set = CheckerSet::from_config(&cfg).unwrap();
+            let mut set = CheckerSet::from_config(&cfg, &keel_check::Host::default()).unwrap();
             // Not alpha: both servers count as up from the start.
             set.start(Timestamp(Duration::ZERO), |_, _| Duration::ZERO);
-            let table = keel_daemon::lvs::convert_table(&set.desired_table()).unwrap();
+            let table = set.desired_table();
             assert_eq!(table.normalized(), super::table(mode).normalized());
         }
     }

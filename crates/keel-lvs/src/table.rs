@@ -27,6 +27,25 @@ impl Protocol {
             Protocol::Sctp => "SCTP",
         }
     }
+
+    /// keepalived's spelling in log lines and FIFO lines (`tcp`, `udp`,
+    /// `sctp`).
+    pub fn keepalived_name(self) -> &'static str {
+        match self {
+            Protocol::Tcp => "tcp",
+            Protocol::Udp => "udp",
+            Protocol::Sctp => "sctp",
+        }
+    }
+
+    /// IP protocol number (what IPVS wants).
+    pub fn number(self) -> u8 {
+        match self {
+            Protocol::Tcp => 6,
+            Protocol::Udp => 17,
+            Protocol::Sctp => 132,
+        }
+    }
 }
 
 /// Address family of a firewall-mark service (`fwmark N [inet|inet6]`).
@@ -66,6 +85,17 @@ impl ServiceKey {
                 ip: IpAddr::V6(_), ..
             } => Family::Inet6,
             ServiceKey::Fwmark { family, .. } => *family,
+        }
+    }
+
+    /// keepalived's name of the service in logs, FIFO lines and alerts:
+    /// `[192.0.2.144]:tcp:80`, `FWM 7`.
+    pub fn keepalived_name(&self) -> String {
+        match self {
+            ServiceKey::Addr { ip, proto, port } => {
+                format!("[{ip}]:{}:{port}", proto.keepalived_name())
+            }
+            ServiceKey::Fwmark { mark, .. } => format!("FWM {mark}"),
         }
     }
 }
@@ -522,6 +552,22 @@ mod tests {
         let sh = Scheduler::from_name("sh").unwrap().with_flags(true, true);
         assert_eq!(sh.flags_text(), "sh-fallback,sh-port");
         assert_eq!(Scheduler::Rr.with_flags(true, true), Scheduler::Rr);
+    }
+
+    #[test]
+    fn keepalived_names_use_its_bracketed_lowercase_form() {
+        let k = ServiceKey::Addr {
+            ip: IpAddr::from([192, 0, 2, 144]),
+            proto: Protocol::Tcp,
+            port: 80,
+        };
+        assert_eq!(k.keepalived_name(), "[192.0.2.144]:tcp:80");
+        let f = ServiceKey::Fwmark {
+            mark: 7,
+            family: Family::Inet6,
+        };
+        assert_eq!(f.keepalived_name(), "FWM 7");
+        assert_eq!(Protocol::Sctp.number(), 132);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! LVS side of the model: virtual servers, real servers, health checkers.
 
 use super::{RawStatement, Script, secs};
+pub use keel_lvs::{Family, Method, Persistence, Protocol, Scheduler, TunnelCsum, TunnelKind};
 use serde::Serialize;
 use std::net::IpAddr;
 use std::time::Duration;
@@ -19,7 +20,7 @@ pub enum VsgEntry {
     /// `fwmark N [inet|inet6]`.
     Fwmark {
         mark: u32,
-        family: Option<super::AddressFamily>,
+        family: Option<Family>,
     },
 }
 
@@ -46,54 +47,6 @@ pub enum VsAddress {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "UPPERCASE")]
-pub enum Protocol {
-    Tcp,
-    Udp,
-    Sctp,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TunnelType {
-    Ipip,
-    Gue,
-    Gre,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum TunnelChecksum {
-    Nocsum,
-    Csum,
-    Remcsum,
-}
-
-/// `lvs_method NAT|DR|TUN [type ipip|gue port N|gre] [nocsum|csum|remcsum]`
-/// (alias `lb_kind`; `PNAT` is taken as NAT).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LvsMethod {
-    Nat,
-    Dr,
-    Tun {
-        tunnel_type: TunnelType,
-        port: Option<u16>,
-        checksum: Option<TunnelChecksum>,
-    },
-}
-
-/// Scheduler flags (`flag-1`.. and their named forms, `ops`, `hashed`).
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
-pub struct SchedFlags {
-    pub flag_1: bool,
-    pub flag_2: bool,
-    pub flag_3: bool,
-    pub ops: bool,
-    pub hashed: bool,
-}
-
 /// Checker timing settings given at virtual or real server level, used as
 /// defaults for the checkers below them.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
@@ -114,18 +67,22 @@ pub struct CheckerDefaults {
 pub struct VirtualServer {
     pub address: VsAddress,
     /// `ip_family inet|inet6` (fwmark services).
-    pub ip_family: Option<super::AddressFamily>,
+    pub ip_family: Option<Family>,
     /// Default 60 s.
     #[serde(with = "secs")]
     pub delay_loop: Duration,
-    /// `lvs_sched` / `lb_algo`; default `wlc` (keepalived's default).
-    pub lvs_sched: String,
-    pub sched_flags: SchedFlags,
+    /// `lvs_sched` / `lb_algo` with its `flag-1`/`flag-2` (`sh-fallback`,
+    /// `sh-port`, ...); default `wlc` (keepalived's default).
+    pub lvs_sched: Scheduler,
+    /// `ops`: one-packet scheduling (UDP services only).
+    pub ops: bool,
     /// `lvs_method` / `lb_kind`; default NAT.
-    pub lvs_method: LvsMethod,
+    pub lvs_method: Method,
     /// Seconds; a bare `persistence_timeout` means 360.
     pub persistence_timeout: Option<u32>,
-    pub persistence_granularity: Option<String>,
+    /// `persistence_granularity` as a prefix length (a dotted IPv4 mask
+    /// such as `255.255.255.0` is 24).
+    pub persistence_granularity: Option<u8>,
     pub persistence_engine: Option<String>,
     /// `None` for fwmark services; keepalived defaults an address service
     /// without `protocol` to UDP (with a warning).
@@ -150,13 +107,41 @@ pub struct VirtualServer {
     pub other: Vec<RawStatement>,
 }
 
+impl VirtualServer {
+    /// Whether the service is IPv6 (an IPv6 address, or `ip_family inet6`
+    /// for fwmark and group services).
+    pub fn is_ipv6(&self) -> bool {
+        match &self.address {
+            VsAddress::Ip { address, .. } => address.is_ipv6(),
+            _ => self.ip_family == Some(Family::Inet6),
+        }
+    }
+
+    /// The persistence the data plane gets, when the service is persistent.
+    pub fn persistence(&self) -> Option<Persistence> {
+        self.persistence_timeout.map(|timeout| Persistence {
+            timeout,
+            netmask: self.persistence_granularity,
+        })
+    }
+
+    /// The port real servers default to: the service's, 0 for fwmark and
+    /// group services.
+    pub fn port(&self) -> u16 {
+        match self.address {
+            VsAddress::Ip { port, .. } => port,
+            _ => 0,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct SorryServer {
     pub address: IpAddr,
     pub port: Option<u16>,
     pub inhibit: bool,
     /// `sorry_server_lvs_method`; `None`: the virtual server's.
-    pub lvs_method: Option<LvsMethod>,
+    pub lvs_method: Option<Method>,
 }
 
 /// `real_server IP [PORT] { ... }`, defaults applied.
@@ -168,7 +153,7 @@ pub struct RealServer {
     /// Default 1 (0 allowed).
     pub weight: i32,
     /// `None`: the virtual server's method.
-    pub lvs_method: Option<LvsMethod>,
+    pub lvs_method: Option<Method>,
     pub inhibit_on_failure: Option<bool>,
     pub notify_up: Option<Script>,
     pub notify_down: Option<Script>,
