@@ -432,10 +432,21 @@ fn inhibit_on_failure_keeps_the_server_with_weight_zero() {
         )
     );
     let table = sim.set.desired_table().services;
-    let d = table[0].destination(DestKey { addr: ip("192.0.2.12"), port: 80 }).unwrap();
+    let d = table[0]
+        .destination(DestKey {
+            addr: ip("192.0.2.12"),
+            port: 80,
+        })
+        .unwrap();
     assert_eq!(d.weight, 0);
     assert_eq!(
-        table[0].destination(DestKey { addr: ip("192.0.2.11"), port: 80 }).unwrap().weight,
+        table[0]
+            .destination(DestKey {
+                addr: ip("192.0.2.11"),
+                port: 80
+            })
+            .unwrap()
+            .weight,
         1
     );
     sim.run_until(t(5.0), answer_down(&[]));
@@ -447,7 +458,10 @@ fn inhibit_on_failure_keeps_the_server_with_weight_zero() {
     );
     assert_eq!(
         sim.set.desired_table().services[0]
-            .destination(DestKey { addr: ip("192.0.2.12"), port: 80 })
+            .destination(DestKey {
+                addr: ip("192.0.2.12"),
+                port: 80
+            })
             .unwrap()
             .weight,
         1
@@ -484,10 +498,16 @@ fn misc_dynamic_sets_the_weight_from_the_exit_status() {
         weight: 5
     }));
     assert!(logs(&acts).contains(&"Changing weight from 10 to 5 for active service [192.0.2.11]:tcp:80 of VS [192.0.2.144]:tcp:80".to_string()));
-    assert_eq!(sim.set.desired_table().services[0].destinations[0].weight, 5);
+    assert_eq!(
+        sim.set.desired_table().services[0].destinations[0].weight,
+        5
+    );
     // exit 0 => configured weight again.
     sim.run_until(t(5.0), |_, _| ProbeResult::ok("exited with status 0"));
-    assert_eq!(sim.set.desired_table().services[0].destinations[0].weight, 10);
+    assert_eq!(
+        sim.set.desired_table().services[0].destinations[0].weight,
+        10
+    );
     // exit 1 => failed (misc retry defaults to 0).
     sim.take_actions();
     sim.run_until(t(10.0), |_, _| ProbeResult::fail("exited with status 1"));
@@ -499,7 +519,10 @@ fn misc_dynamic_sets_the_weight_from_the_exit_status() {
         ProbeResult::ok("exited with status 2").with_weight(0)
     });
     assert_eq!(sim.set.rs_alive(RsId { vs: 0, rs: 0 }), Some(true));
-    assert_eq!(sim.set.desired_table().services[0].destinations[0].weight, 0);
+    assert_eq!(
+        sim.set.desired_table().services[0].destinations[0].weight,
+        0
+    );
 }
 
 const FILE: &str = r#"
@@ -524,12 +547,21 @@ fn file_check_value_scales_the_weight() {
     let mut sim = Sim::start(set(FILE));
     sim.run_until(t(0.0), |_, _| ProbeResult::ok("").with_weight(3));
     // 10 + 3*2
-    assert_eq!(sim.set.desired_table().services[0].destinations[0].weight, 16);
+    assert_eq!(
+        sim.set.desired_table().services[0].destinations[0].weight,
+        16
+    );
     sim.run_until(t(1.0), |_, _| ProbeResult::ok("").with_weight(-4));
-    assert_eq!(sim.set.desired_table().services[0].destinations[0].weight, 2);
+    assert_eq!(
+        sim.set.desired_table().services[0].destinations[0].weight,
+        2
+    );
     // Weights clamp at 0 but the server stays up.
     sim.run_until(t(2.0), |_, _| ProbeResult::ok("").with_weight(-100));
-    assert_eq!(sim.set.desired_table().services[0].destinations[0].weight, 0);
+    assert_eq!(
+        sim.set.desired_table().services[0].destinations[0].weight,
+        0
+    );
     assert_eq!(sim.set.rs_alive(RsId { vs: 0, rs: 0 }), Some(true));
 }
 
@@ -642,4 +674,62 @@ virtual_server fwmark 7 {
         spec.target().unwrap().addr,
         "192.0.2.21:22".parse().unwrap()
     );
+}
+
+#[test]
+fn smtp_helo_defaults_to_the_host_name_passed_in() {
+    let text = r#"
+virtual_server 192.0.2.144 25 {
+    lb_algo rr
+    lb_kind NAT
+    protocol TCP
+    real_server 192.0.2.11 25 { SMTP_CHECK { } }
+}
+"#;
+    let (cfg, _) = keel_config::from_str(text, "test.conf").unwrap();
+    let host = keel_check::Host {
+        hostname: "lb1.example".to_string(),
+    };
+    let s = CheckerSet::from_config(&cfg, &host).unwrap();
+    let id = CheckerId {
+        vs: 0,
+        rs: 0,
+        checker: 0,
+    };
+    match s.probe_spec(id) {
+        Some(keel_check::spec::ProbeSpec::Smtp { helo, .. }) => assert_eq!(helo, "lb1.example"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn service_keys_and_full_table_do_not_depend_on_health() {
+    let text = r#"
+virtual_server_group WEB {
+    192.0.2.144-145 80
+    fwmark 9
+}
+virtual_server group WEB {
+    lb_algo rr
+    lb_kind NAT
+    protocol TCP
+    sorry_server 192.0.2.200 80
+    real_server 192.0.2.11 80 { weight 3 alpha TCP_CHECK { } }
+}
+"#;
+    let s = set(text);
+    let keys = s.service_keys(0);
+    assert_eq!(keys.len(), 3);
+    assert_eq!(keys[0].keepalived_name(), "[192.0.2.144]:tcp:80");
+    assert_eq!(keys[2].keepalived_name(), "FWM 9");
+    // Not started: nothing desired, yet the full table has every server.
+    assert!(s.desired_table().services.is_empty());
+    let full = s.full_table();
+    assert_eq!(full.services.len(), 3);
+    let d: Vec<(IpAddr, u32)> = full.services[0]
+        .destinations
+        .iter()
+        .map(|d| (d.addr, d.weight))
+        .collect();
+    assert_eq!(d, vec![(ip("192.0.2.11"), 3), (ip("192.0.2.200"), 0)]);
 }

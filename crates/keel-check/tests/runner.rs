@@ -243,3 +243,65 @@ virtual_server 192.0.2.144 80 {{
     assert!(table.borrow().services[0].destinations.is_empty());
     handle.shutdown().await;
 }
+
+/// A caller with its own loop (the daemon) sees each result, when it came
+/// in and the engine's actions for it, and can read the engine between.
+#[tokio::test]
+async fn runner_yields_each_result_with_its_time_and_actions() {
+    let srv = HttpServer::start(200, b"ok\n").await;
+    let text = format!(
+        r#"
+virtual_server 192.0.2.144 80 {{
+    lb_algo rr
+    lb_kind NAT
+    protocol TCP
+    delay_loop 0.2
+    real_server 127.0.0.1 {port} {{
+        weight 1
+        alpha
+        HTTP_GET {{
+            url {{
+                path /
+            }}
+            connect_timeout 1
+            warmup 0
+        }}
+    }}
+}}
+"#,
+        port = srv.addr.port()
+    );
+    let before = std::time::SystemTime::now();
+    let (mut runner, start) =
+        keel_check::run::Runner::start(set(&text), ProbeContext::default(), RunOptions::default());
+    assert!(start.contains(&Action::TableChanged));
+    // alpha: down until the first success.
+    assert!(
+        runner.set().desired_table().services[0]
+            .destinations
+            .is_empty()
+    );
+    let first = tokio::time::timeout(Duration::from_secs(3), runner.next())
+        .await
+        .unwrap();
+    assert!(first.result.ok, "{first:?}");
+    assert_eq!((first.id.vs, first.id.rs, first.id.checker), (0, 0, 0));
+    assert!(first.wall >= before);
+    assert!(first.at <= runner.now());
+    assert!(
+        first
+            .actions
+            .contains(&Action::RealServerUp { vs: 0, rs: 0 })
+    );
+    assert_eq!(
+        runner.set().desired_table().services[0].destinations.len(),
+        1
+    );
+    let second = tokio::time::timeout(Duration::from_secs(3), runner.next())
+        .await
+        .unwrap();
+    // Rechecked every delay_loop, on the engine's clock.
+    assert!(second.at.saturating_sub(first.at) >= Duration::from_millis(150));
+    assert_eq!(runner.stats().probes_completed, 2);
+    assert!(runner.shutdown().contains(&Action::TableChanged));
+}

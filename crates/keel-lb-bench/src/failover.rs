@@ -51,7 +51,8 @@ pub fn measure(l: &mut LbLab, trials: usize) -> Result<Vec<Trial>> {
         let errors: Vec<String> = diags.errors().map(|d| d.to_string()).collect();
         bail!("benchmark configuration: {}", errors.join("; "));
     }
-    let set = CheckerSet::from_config(&cfg, &keel_check::Host::default()).context("health checkers")?;
+    let set =
+        CheckerSet::from_config(&cfg, &keel_check::Host::default()).context("health checkers")?;
     let mut backend = l.backend();
     let director = &l.director;
     let rs = &l.rs[usize::from(VICTIM)];

@@ -278,5 +278,4 @@ impl CheckerSet {
             cur_weight: 0,
         }
     }
-
 }

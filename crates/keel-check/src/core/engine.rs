@@ -74,7 +74,6 @@ impl CheckerSet {
         due
     }
 
-
     /// Feeds one probe outcome in and reschedules the checker. Results for
     /// unknown ids, or after [`CheckerSet::shutdown`], are ignored.
     pub fn on_result(

@@ -436,5 +436,4 @@ impl CheckerSet {
     pub fn live_weight(&self, vs: usize) -> Option<i64> {
         self.vss.get(vs).map(|v| v.live_weight())
     }
-
 }

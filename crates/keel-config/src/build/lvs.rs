@@ -144,9 +144,9 @@ pub(super) fn checker_default(st: &Stmt, c: &mut CheckerDefaults, d: &mut Diagno
     true
 }
 
-/// Build a virtual server; `None` when its address line is unusable.
-pub(crate) fn virtual_server(block: &Stmt, d: &mut Diagnostics) -> Option<VirtualServer> {
-    let address = match (block.arg(0), block.arg(1)) {
+/// `virtual_server IP [PORT] | fwmark N | group NAME`.
+fn vs_address(block: &Stmt, d: &mut Diagnostics) -> Option<VsAddress> {
+    Some(match (block.arg(0), block.arg(1)) {
         (Some("fwmark"), Some(_)) => VsAddress::Fwmark {
             mark: block.uint(1, 1, i64::from(u32::MAX), d)?,
         },
@@ -165,8 +165,12 @@ pub(crate) fn virtual_server(block: &Stmt, d: &mut Diagnostics) -> Option<Virtua
             VsAddress::Ip { address, port }
         }
         (None, _) => return None,
-    };
-    let mut vs = VirtualServer {
+    })
+}
+
+/// A virtual server with keepalived's defaults.
+fn new_vs(address: VsAddress) -> VirtualServer {
+    VirtualServer {
         address,
         ip_family: None,
         delay_loop: Duration::from_secs(60),
@@ -192,7 +196,12 @@ pub(crate) fn virtual_server(block: &Stmt, d: &mut Diagnostics) -> Option<Virtua
         checker_defaults: CheckerDefaults::default(),
         real_servers: Vec::new(),
         other: Vec::new(),
-    };
+    }
+}
+
+/// Build a virtual server; `None` when its address line is unusable.
+pub(crate) fn virtual_server(block: &Stmt, d: &mut Diagnostics) -> Option<VirtualServer> {
+    let mut vs = new_vs(vs_address(block, d)?);
     let mut sorry_inhibit = false;
     let mut sorry_method = None;
     let mut sched = None;
@@ -286,8 +295,7 @@ pub(crate) fn virtual_server(block: &Stmt, d: &mut Diagnostics) -> Option<Virtua
             s.port = port;
         }
     }
-    if vs.ops && matches!(vs.address, VsAddress::Ip { .. }) && vs.protocol != Some(Protocol::Udp)
-    {
+    if vs.ops && matches!(vs.address, VsAddress::Ip { .. }) && vs.protocol != Some(Protocol::Udp) {
         block.error(d, "one-packet scheduling (ops) requires UDP; ops cleared");
         vs.ops = false;
     }

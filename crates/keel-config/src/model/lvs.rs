@@ -18,10 +18,7 @@ pub enum VsgEntry {
         port: Option<u16>,
     },
     /// `fwmark N [inet|inet6]`.
-    Fwmark {
-        mark: u32,
-        family: Option<Family>,
-    },
+    Fwmark { mark: u32, family: Option<Family> },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -155,4 +155,3 @@ fn interface_for(addr: IpAddr, locals: &[LocalAddr]) -> Option<String> {
 fn nft_backend(config: &Config) -> NftBackend {
     NftBackend::new(Nft::default(), nft_options(config))
 }
-

@@ -223,4 +223,3 @@ fn open_lvs_fifo(config: &Config, ctx: &LvsContext) -> Option<Arc<NotifyFifo>> {
         }
     }
 }
-

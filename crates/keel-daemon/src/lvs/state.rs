@@ -124,4 +124,3 @@ pub fn read_state(path: &Path) -> Result<LvsState, LvsError> {
         source,
     })
 }
-

@@ -180,4 +180,3 @@ pub fn status(state_file: &Path, json: bool) -> Result<String, LvsError> {
     }
     Ok(format_status(&table, &state, unix_now()))
 }
-

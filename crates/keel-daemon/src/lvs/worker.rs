@@ -14,9 +14,12 @@ use keel_config::model as cfg;
 use keel_lvs::{Backend, BackendError};
 use tokio::sync::oneshot;
 
-use super::backend::RESYNC_INTERVAL;
-use super::state::{CheckResult, CheckState, LvsState, RsState, SorryState, VsState, unix_now, unix_time, write_state};
 use super::LvsContext;
+use super::backend::RESYNC_INTERVAL;
+use super::state::{
+    CheckResult, CheckState, LvsState, RsState, SorryState, VsState, unix_now, unix_time,
+    write_state,
+};
 use crate::fifo::{FifoEvent, NotifyFifo};
 use crate::mail::{Alert, checker_body};
 use crate::script::{Credentials, Script};

@@ -82,7 +82,12 @@ fn resolve(c: CommonDraft, vs: &VirtualServer, rs: &RealServer, kind: &str) -> C
     }
 }
 
-pub(super) fn checker(st: &Stmt, vs: &VirtualServer, rs: &RealServer, d: &mut Diagnostics) -> Vec<Checker> {
+pub(super) fn checker(
+    st: &Stmt,
+    vs: &VirtualServer,
+    rs: &RealServer,
+    d: &mut Diagnostics,
+) -> Vec<Checker> {
     let kind = st.kw;
     let ctx = match kind {
         "HTTP_GET" | "SSL_GET" => Ctx::HttpCheck,
@@ -135,8 +140,14 @@ pub(super) fn checker(st: &Stmt, vs: &VirtualServer, rs: &RealServer, d: &mut Di
     }
 }
 
-
-fn smtp_check(st: &Stmt, rest: &[Stmt], c: CommonDraft, vs: &VirtualServer, rs: &RealServer, d: &mut Diagnostics) -> Vec<Checker> {
+fn smtp_check(
+    st: &Stmt,
+    rest: &[Stmt],
+    c: CommonDraft,
+    vs: &VirtualServer,
+    rs: &RealServer,
+    d: &mut Diagnostics,
+) -> Vec<Checker> {
     let kind = st.kw;
     let mut helo_name = None;
     let mut hosts = Vec::new();
@@ -176,7 +187,14 @@ fn smtp_check(st: &Stmt, rest: &[Stmt], c: CommonDraft, vs: &VirtualServer, rs: 
         .collect()
 }
 
-fn dns_check(st: &Stmt, rest: &[Stmt], c: CommonDraft, vs: &VirtualServer, rs: &RealServer, d: &mut Diagnostics) -> Vec<Checker> {
+fn dns_check(
+    st: &Stmt,
+    rest: &[Stmt],
+    c: CommonDraft,
+    vs: &VirtualServer,
+    rs: &RealServer,
+    d: &mut Diagnostics,
+) -> Vec<Checker> {
     let kind = st.kw;
     let mut dns = DnsCheck {
         query_type: "SOA".to_string(),
@@ -205,7 +223,14 @@ fn dns_check(st: &Stmt, rest: &[Stmt], c: CommonDraft, vs: &VirtualServer, rs: &
     }]
 }
 
-fn misc_check(st: &Stmt, rest: &[Stmt], c: CommonDraft, vs: &VirtualServer, rs: &RealServer, d: &mut Diagnostics) -> Vec<Checker> {
+fn misc_check(
+    st: &Stmt,
+    rest: &[Stmt],
+    c: CommonDraft,
+    vs: &VirtualServer,
+    rs: &RealServer,
+    d: &mut Diagnostics,
+) -> Vec<Checker> {
     let kind = st.kw;
     let mut path = None;
     let mut misc_timeout = None;
@@ -238,7 +263,14 @@ fn misc_check(st: &Stmt, rest: &[Stmt], c: CommonDraft, vs: &VirtualServer, rs: 
     }]
 }
 
-fn udp_check(st: &Stmt, rest: &[Stmt], c: CommonDraft, vs: &VirtualServer, rs: &RealServer, d: &mut Diagnostics) -> Vec<Checker> {
+fn udp_check(
+    st: &Stmt,
+    rest: &[Stmt],
+    c: CommonDraft,
+    vs: &VirtualServer,
+    rs: &RealServer,
+    d: &mut Diagnostics,
+) -> Vec<Checker> {
     let kind = st.kw;
     let mut udp = UdpCheck {
         payload: None,
@@ -434,4 +466,3 @@ fn url(block: &Stmt, d: &mut Diagnostics) -> Option<Url> {
     }
     Some(u)
 }
-

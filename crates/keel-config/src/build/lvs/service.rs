@@ -115,7 +115,9 @@ pub(super) fn granularity(st: &Stmt, d: &mut Diagnostics) -> Option<u8> {
         None => {
             st.error(
                 d,
-                format!("invalid persistence_granularity '{g}': expected a netmask or prefix length"),
+                format!(
+                    "invalid persistence_granularity '{g}': expected a netmask or prefix length"
+                ),
             );
             None
         }
