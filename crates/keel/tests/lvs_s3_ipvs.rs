@@ -269,12 +269,13 @@ fn host_without_ipvs_auto_falls_back_to_nftables() {
         "Starting the load balancer on the nftables data plane",
         CHECK_TIMEOUT,
     );
-    let out = one.exec_checked("nft", &["list", "tables"]).unwrap();
-    assert!(
-        String::from_utf8_lossy(&out.stdout).contains("keel"),
-        "{}",
-        d.log()
-    );
+    // The table is installed by the load balancer's task just after that
+    // line; a loaded host may take a moment.
+    let installed = wait_until(Duration::from_secs(5), Duration::from_millis(100), || {
+        let out = one.exec_checked("nft", &["list", "tables"]).unwrap();
+        String::from_utf8_lossy(&out.stdout).contains("keel")
+    });
+    assert!(installed, "{}", d.log());
     d.stop();
 }
 
