@@ -2,18 +2,23 @@
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+mod assets;
 mod check;
 mod cli;
 #[cfg(feature = "lab")]
 mod demo;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 use cli::{Cli, Command};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().subcommand(assets::command()).get_matches();
+    if let Some((assets::COMMAND, m)) = matches.subcommand() {
+        return exit_code(assets::run(m));
+    }
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let code = match cli.command {
         Some(Command::Check(a)) => check::run(&check::CheckOptions {
             file: &a.file,
@@ -43,6 +48,10 @@ fn main() -> ExitCode {
         },
         None => keepalived_mode(&cli.keepalived),
     };
+    exit_code(code)
+}
+
+fn exit_code(code: i32) -> ExitCode {
     ExitCode::from(u8::try_from(code).unwrap_or(1))
 }
 

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Builds keel's Debian package with cargo-deb: /usr/sbin/keel (without the
+# `lab` feature), the systemd unit from dist/, man pages and bash/zsh/fish
+# completions generated from the command line (`keel generate-assets`), and
+# dist/README.md as README.Debian. Metadata: [package.metadata.deb] in
+# crates/keel/Cargo.toml.
+#
+#   scripts/package-deb.sh                 # release build
+#   scripts/package-deb.sh --profile dev   # debug build (what CI packages: a
+#                                          # release build takes minutes more)
+#
+# Prints the path of the .deb on its last line.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+profile=release
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --profile) profile=$2; shift 2 ;;
+    *) echo "package-deb: unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+case "$profile" in
+  dev) profile_dir=debug ;;
+  *) profile_dir=$profile ;;
+esac
+
+if ! command -v cargo-deb >/dev/null 2>&1; then
+  echo "package-deb: installing cargo-deb" >&2
+  nice -n 10 cargo install cargo-deb --locked
+fi
+
+target_dir=$(cargo metadata --format-version 1 --no-deps --locked |
+  /usr/bin/python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
+out=$target_dir/$profile_dir
+
+# Only the keel package and its default features: the shipped binary leaves
+# out `keel lab` (and the namespace lab it pulls in).
+nice -n 10 cargo build -p keel --bin keel --locked --profile "$profile" >&2
+
+rm -rf "$out/keel-assets"
+"$out/keel" generate-assets "$out/keel-assets" >/dev/null
+
+mkdir -p "$target_dir/debian"
+# --no-build: package exactly the binary built and documented above.
+deb=$(nice -n 10 cargo deb -p keel --no-build --profile "$profile" --locked \
+  --output "$target_dir/debian/" | tail -n 1)
+echo "$deb"
