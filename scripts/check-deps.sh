@@ -24,6 +24,10 @@ tools=(
   "bash bash"
   "/usr/bin/python3 python3"
   "perf linux-perf"
+  "man man-db"
+  "dpkg-deb dpkg"
+  "dpkg-shlibdeps dpkg-dev"
+  "strip binutils"
 )
 # module  package (imported by /usr/bin/python3, which the tests start by path)
 modules=(

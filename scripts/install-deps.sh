@@ -26,6 +26,9 @@ need=(
   python3         # /usr/bin/python3: http.server in the lab tests
   python3-aiosmtpd  # the SMTP sink of the mail tests
   linux-perf      # perf, for the benchmarks' profiles
+  man-db          # man -l: the packaged man pages render (scripts/test.sh, cli_assets)
+  dpkg-dev        # dpkg-shlibdeps: cargo-deb's shared-library Depends
+  binutils        # strip: cargo-deb strips the packaged binary
 )
 missing=()
 for p in "${need[@]}"; do

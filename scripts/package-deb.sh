@@ -40,6 +40,8 @@ nice -n 10 cargo build -p keel --bin keel --locked --profile "$profile" >&2
 
 rm -rf "$out/keel-assets"
 "$out/keel" generate-assets "$out/keel-assets" >/dev/null
+# Debian policy: man pages compressed; -n keeps the package reproducible.
+gzip -9n "$out"/keel-assets/man/*.8
 
 mkdir -p "$target_dir/debian"
 # --no-build: package exactly the binary built and documented above.

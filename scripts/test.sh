@@ -26,6 +26,37 @@ step "architecture invariants (pure cores, no clock or file reads)"
 step "cargo build"
 cargo build --workspace --all-targets --locked "${FEATURES[@]}"
 
+step "Debian package: build, install into a throw-away root, run keel, render man keel"
+# The debug build is packaged (cargo deb --profile dev --no-build): a release
+# build of the whole tree takes minutes more on CI's two cores, and what this
+# step checks (the package's contents and metadata, and that they work) does
+# not depend on the profile. scripts/package-deb.sh builds keel without the
+# `lab` feature.
+deb=$(bash scripts/package-deb.sh --profile dev | tail -n 1)
+debroot=$(mktemp -d)
+# The root has its own dpkg database, so the host's keepalived (the interop
+# tests' peer) is no conflict, and only a shell for the maintainer scripts,
+# which dpkg runs chrooted into it: deb-systemd-helper is missing there, so
+# the postinst enables nothing, on the host least of all. --force-depends:
+# no libc6 is registered in that database.
+mkdir -p "$debroot/var/lib/dpkg/info" "$debroot/var/lib/dpkg/updates" "$debroot/bin"
+touch "$debroot/var/lib/dpkg/status" "$debroot/var/lib/dpkg/available"
+cp /usr/bin/dash "$debroot/bin/sh"
+for lib in $(ldd /usr/bin/dash | grep -o '/[^ ]*'); do
+  mkdir -p "$debroot$(dirname "$lib")" && cp "$lib" "$debroot$lib"
+done
+dpkg --root "$debroot" --force-depends -i "$deb" >"$debroot/dpkg.log" 2>&1 || { cat "$debroot/dpkg.log"; exit 1; }
+[ "$(dpkg-query --root "$debroot" -W -f '${Status}' keel)" = "install ok installed" ]
+[ "$(dpkg-deb -f "$deb" Conflicts)" = keepalived ]
+"$debroot/usr/sbin/keel" --version
+if "$debroot/usr/sbin/keel" lab demo --help >/dev/null 2>&1; then
+  echo "the packaged keel carries the lab" >&2; exit 1
+fi
+MANWIDTH=80 man -l "$debroot/usr/share/man/man8/keel.8.gz" >"$debroot/keel.8.txt"
+grep -q "keepalived-compatible VRRP" "$debroot/keel.8.txt"
+echo "installed $(basename "$deb"); man keel renders"
+rm -rf "$debroot"
+
 step "IPVS test VM (the host kernel may lack IPVS; keel-ipvs's tests boot it)"
 bash scripts/ipvs-vm.sh setup
 
