@@ -27,12 +27,12 @@ step "cargo build"
 cargo build --workspace --all-targets --locked "${FEATURES[@]}"
 
 step "Debian package: build, install into a throw-away root, run keel, render man keel"
-# The debug build is packaged (cargo deb --profile dev --no-build): a release
-# build of the whole tree takes minutes more on CI's two cores, and what this
-# step checks (the package's contents and metadata, and that they work) does
-# not depend on the profile. scripts/package-deb.sh builds keel without the
-# `lab` feature.
-deb=$(bash scripts/package-deb.sh --profile dev | tail -n 1)
+# The debug build is packaged (cargo deb --profile dev --no-build), with fast
+# compression: a release build of the whole tree takes minutes more on CI's
+# two cores, and what this step checks (the package's contents and metadata,
+# and that they work) depends on neither. scripts/package-deb.sh builds keel
+# without the `lab` feature.
+deb=$(bash scripts/package-deb.sh --profile dev --fast | tail -n 1)
 debroot=$(mktemp -d)
 # The root has its own dpkg database, so the host's keepalived (the interop
 # tests' peer) is no conflict, and only a shell for the maintainer scripts,
