@@ -16,12 +16,13 @@ use keel_vrrp::instance::{NotifyEvent, State};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::{mpsc, oneshot};
 
+use crate::creds::ScriptPolicy;
 use crate::fifo::{FifoEvent, FifoSet, NotifyFifo};
 use crate::logging::{self, LogOptions};
 use crate::mail::{Alert, Mailer, SmtpConfig};
 use crate::notify::{ConfiguredScript, NotifyQueue, NotifyScripts, NotifyState, NotifyTarget};
 use crate::pidfile::{self, PidFile, PidKind};
-use crate::script::{Credentials, RunOptions, Script, ScriptRunner};
+use crate::script::{DEFAULT_SCRIPT_TIMEOUT, ScriptRunner};
 use crate::sdnotify::SdNotify;
 use crate::trackers::Trackers;
 use crate::vrrp::{self, EngineMsg, ServiceMsg};
@@ -30,6 +31,9 @@ use crate::vrrp::{self, EngineMsg, ServiceMsg};
 pub const DATA_FILE: &str = "/tmp/keepalived.data";
 /// Where SIGUSR2 writes the statistics (keepalived's path).
 pub const STATS_FILE: &str = "/tmp/keepalived.stats";
+
+/// Notify and LVS scripts running at once; more wait for a slot.
+const NOTIFY_MAX_CONCURRENT: usize = 64;
 
 /// How long a graceful stop waits for STOP notify scripts.
 const STOP_NOTIFY_GRACE: Duration = Duration::from_millis(800);
@@ -64,6 +68,9 @@ pub struct DaemonOptions {
     pub dont_release_vrrp: bool,
     /// `-I`: leave the load-balancer table in place at stop.
     pub dont_release_ipvs: bool,
+    /// `-u`: the umask, before anything is created; wins over the
+    /// configuration's `umask`.
+    pub umask: Option<u32>,
 }
 
 impl DaemonOptions {
@@ -83,6 +90,7 @@ impl DaemonOptions {
             release_vips: false,
             dont_release_vrrp: false,
             dont_release_ipvs: false,
+            umask: None,
         }
     }
 }
@@ -129,6 +137,9 @@ pub fn load(path: &Path, config_id: Option<&str>) -> Result<Config, keel_config:
 
 /// Runs the daemon until SIGTERM/SIGINT; returns the exit code.
 pub fn run(opts: DaemonOptions) -> Result<i32, DaemonError> {
+    if let Some(m) = opts.umask {
+        crate::fsutil::set_umask(m);
+    }
     if opts.init_logging {
         logging::init(&opts.log)?;
     }
@@ -140,6 +151,9 @@ pub fn run(opts: DaemonOptions) -> Result<i32, DaemonError> {
             return Err(e.into());
         }
     };
+    if opts.umask.is_none() {
+        apply_config_umask(&cfg);
+    }
     let main_pid = opts
         .pid_file
         .clone()
@@ -174,11 +188,29 @@ pub fn run(opts: DaemonOptions) -> Result<i32, DaemonError> {
     Ok(code)
 }
 
+/// global_defs `umask` (kept verbatim by the config model).
+fn apply_config_umask(cfg: &Config) {
+    let Some(st) = cfg.global_defs.other.iter().find(|r| r.keyword == "umask") else {
+        return;
+    };
+    let text = st.args.join("");
+    match crate::fsutil::parse_umask(&text) {
+        Some(m) => {
+            crate::fsutil::set_umask(m);
+            tracing::debug!("umask {m:03o}");
+        }
+        None => tracing::warn!("umask {text:?} is not a valid mask; ignored"),
+    }
+}
+
 /// Notify and mail settings derived from the configuration.
 struct Services {
     cfg: Arc<Config>,
+    /// Tracking scripts' budget.
     runner: ScriptRunner,
-    script_opts: RunOptions,
+    /// Notify and LVS scripts' budget.
+    notify_runner: ScriptRunner,
+    policy: Arc<ScriptPolicy>,
     queue: NotifyQueue,
     scripts: HashMap<String, NotifyScripts>,
     group_scripts: HashMap<String, NotifyScripts>,
@@ -188,43 +220,18 @@ struct Services {
     trackers: Trackers,
 }
 
-fn script_credentials(cfg: &Config) -> Option<Credentials> {
-    match &cfg.global_defs.script_user {
-        Some(u) => match Credentials::lookup(&u.user, u.group.as_deref()) {
-            Ok(c) => Some(c),
-            Err(e) => {
-                tracing::warn!("script_user {}: {e}; scripts run as root", u.user);
-                None
-            }
-        },
-        None => Credentials::default_script_user(),
-    }
-}
-
 fn configured(
     s: &Option<keel_config::model::Script>,
-    base: &RunOptions,
+    policy: &ScriptPolicy,
 ) -> Option<ConfiguredScript> {
-    let s = s.as_ref()?;
-    match Script::parse(&s.command) {
-        Ok(script) => {
-            let mut options = base.clone();
-            if let Some(u) = &s.user {
-                match Credentials::lookup(u, s.group.as_deref()) {
-                    Ok(c) => options.credentials = Some(c),
-                    Err(e) => tracing::warn!("script {}: {e}", s.command),
-                }
-            }
-            Some(ConfiguredScript { script, options })
-        }
-        Err(e) => {
-            tracing::warn!("notify script {:?}: {e}", s.command);
-            None
-        }
-    }
+    let a = policy.allow(s.as_ref()?)?;
+    Some(ConfiguredScript {
+        script: a.script,
+        options: a.options,
+    })
 }
 
-fn notify_scripts(n: &keel_config::model::Notify, base: &RunOptions) -> NotifyScripts {
+fn notify_scripts(n: &keel_config::model::Notify, base: &ScriptPolicy) -> NotifyScripts {
     NotifyScripts {
         master: configured(&n.master, base),
         backup: configured(&n.backup, base),
@@ -239,17 +246,10 @@ fn notify_scripts(n: &keel_config::model::Notify, base: &RunOptions) -> NotifySc
 
 fn open_fifo(f: &Option<keel_config::model::NotifyFifo>, s: &Services) -> Option<Arc<NotifyFifo>> {
     let f = f.as_ref()?;
-    let owner = f
-        .user
-        .as_deref()
-        .and_then(|u| Credentials::lookup(u, f.group.as_deref()).ok());
-    let opened = match f
-        .script
-        .as_ref()
-        .and_then(|sc| Script::parse(&sc.command).ok())
-    {
-        Some(script) => {
-            NotifyFifo::open_with_script(&f.path, owner, &script, &s.script_opts, s.runner.shell())
+    let owner = ScriptPolicy::fifo_owner(f.user.as_deref(), f.group.as_deref());
+    let opened = match f.script.as_ref().and_then(|sc| s.policy.allow(sc)) {
+        Some(a) => {
+            NotifyFifo::open_with_script(&f.path, owner, &a.script, &a.options, s.runner.shell())
         }
         None => NotifyFifo::open(&f.path, owner),
     };
@@ -264,16 +264,17 @@ fn open_fifo(f: &Option<keel_config::model::NotifyFifo>, s: &Services) -> Option
 
 impl Services {
     fn new(cfg: Arc<Config>, engine: &mpsc::UnboundedSender<EngineMsg>) -> Services {
+        // Separate budgets: notifies and LVS scripts, however many hang,
+        // never take a slot a tracking script needs.
         let runner = ScriptRunner::default();
-        let script_opts = RunOptions {
-            credentials: script_credentials(&cfg),
-            timeout: None,
-        };
-        let queue = NotifyQueue::new(runner.clone());
+        let notify_runner =
+            ScriptRunner::new(NOTIFY_MAX_CONCURRENT).with_default_timeout(DEFAULT_SCRIPT_TIMEOUT);
+        let queue = NotifyQueue::new(notify_runner.clone());
         let mut s = Services {
             cfg: Arc::clone(&cfg),
             runner,
-            script_opts,
+            notify_runner,
+            policy: Arc::new(ScriptPolicy::empty()),
             queue,
             scripts: HashMap::new(),
             group_scripts: HashMap::new(),
@@ -289,21 +290,18 @@ impl Services {
     /// (Re)derives everything from `cfg` (start-up and reload).
     fn configure(&mut self, cfg: Arc<Config>, engine: &mpsc::UnboundedSender<EngineMsg>) {
         let g = &cfg.global_defs;
-        self.script_opts.credentials = script_credentials(&cfg);
+        // Users, groups and script paths are checked again at every load.
+        self.policy = Arc::new(ScriptPolicy::from_config(&cfg));
+        self.policy.check_all(&cfg);
         self.scripts = cfg
             .vrrp_instances
             .iter()
-            .map(|i| (i.name.clone(), notify_scripts(&i.notify, &self.script_opts)))
+            .map(|i| (i.name.clone(), notify_scripts(&i.notify, &self.policy)))
             .collect();
         self.group_scripts = cfg
             .sync_groups
             .iter()
-            .map(|sg| {
-                (
-                    sg.name.clone(),
-                    notify_scripts(&sg.notify, &self.script_opts),
-                )
-            })
+            .map(|sg| (sg.name.clone(), notify_scripts(&sg.notify, &self.policy)))
             .collect();
         self.router_id = g.router_id.clone().unwrap_or_else(short_hostname);
         self.mailer = g.smtp_server.as_ref().map(|srv| {
@@ -325,7 +323,7 @@ impl Services {
         let vrrp = open_fifo(&g.vrrp_notify_fifo, self);
         self.fifos.notify = notify;
         self.fifos.vrrp = vrrp;
-        self.trackers = Trackers::start(&cfg, &self.runner, &self.script_opts, engine);
+        self.trackers = Trackers::start(&cfg, &self.runner, &self.policy, engine);
         self.cfg = cfg;
     }
 
@@ -384,7 +382,7 @@ impl Services {
             NotifyEvent::Deleted => NotifyState::Deleted,
             NotifyEvent::MasterRxLowerPri => {
                 if let Some(job) = scripts.and_then(NotifyScripts::master_rx_lower_pri_job) {
-                    self.queue.submit(&target, job);
+                    self.queue.submit_coalesced(&target, job);
                 }
                 self.fifos.send(&FifoEvent::MasterRxLowerPri {
                     name: instance,
@@ -555,8 +553,8 @@ fn start_lvs(
         return None;
     }
     let ctx = crate::lvs::LvsContext {
-        runner: svc.runner.clone(),
-        script_opts: svc.script_opts.clone(),
+        runner: svc.notify_runner.clone(),
+        scripts: Arc::clone(&svc.policy),
         mailer: svc.mailer.clone(),
         router_id: svc.router_id.clone(),
         notify_fifo: svc.fifos.notify.clone(),

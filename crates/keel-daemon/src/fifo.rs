@@ -26,8 +26,10 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use nix::errno::Errno;
-use nix::sys::stat::Mode;
-use nix::unistd::{Gid, Uid, chown};
+use std::os::fd::AsFd;
+
+use nix::sys::stat::{Mode, fchmod};
+use nix::unistd::{Gid, Uid, fchown};
 use tokio::task::JoinHandle;
 
 use crate::notify::NotifyState;
@@ -129,6 +131,9 @@ impl FifoEvent {
     }
 }
 
+/// keepalived's FIFO mode: its owner writes, readers of any user read.
+const FIFO_MODE: Mode = Mode::from_bits_truncate(0o644);
+
 /// Result of one write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WriteStatus {
@@ -152,25 +157,11 @@ impl NotifyFifo {
     /// then opens it without waiting for a reader.
     pub fn open(path: impl AsRef<Path>, owner: Option<Credentials>) -> Result<Self, FifoError> {
         let path = path.as_ref().to_path_buf();
-        let created = match nix::unistd::mkfifo(
-            &path,
-            Mode::S_IRUSR | Mode::S_IWUSR | Mode::S_IRGRP | Mode::S_IROTH,
-        ) {
+        let created = match nix::unistd::mkfifo(&path, FIFO_MODE) {
             Ok(()) => true,
             Err(Errno::EEXIST) => false,
             Err(e) => return Err(FifoError::Create { path, source: e }),
         };
-        if created
-            && let Some(c) = owner
-            && c != Credentials::current()
-            && let Err(e) = chown(
-                &path,
-                Some(Uid::from_raw(c.uid)),
-                Some(Gid::from_raw(c.gid)),
-            )
-        {
-            tracing::info!("Failed to set uid:gid for fifo {}: {e}", path.display());
-        }
         let file = match std::fs::OpenOptions::new()
             .read(true)
             .write(true)
@@ -193,6 +184,22 @@ impl NotifyFifo {
         });
         if !ok {
             return Err(FifoError::NotOurFifo(path));
+        }
+        if created {
+            // On the descriptor, never by path: the path may have been
+            // swapped for a symlink since mkfifo, and a chown by path would
+            // hand its target to the FIFO's owner.
+            let _ = fchmod(file.as_fd(), FIFO_MODE);
+            if let Some(c) = owner
+                && c != Credentials::current()
+                && let Err(e) = fchown(
+                    file.as_fd(),
+                    Some(Uid::from_raw(c.uid)),
+                    Some(Gid::from_raw(c.gid)),
+                )
+            {
+                tracing::info!("Failed to set uid:gid for fifo {}: {e}", path.display());
+            }
         }
         Ok(NotifyFifo {
             path,

@@ -3,6 +3,10 @@
 //!
 //! - [`script`]: run keepalived script lines (exec or shell), with user,
 //!   timeout and a concurrency cap.
+//! - [`creds`]: who a script runs as and whether it may run
+//!   (`script_user`, `enable_script_security`).
+//! - [`fsutil`]: files on paths others can reach (no symlink following,
+//!   atomic writes, bounded reads, the background dump writer).
 //! - [`notify`]: per-instance ordered notify queues and keepalived's notify
 //!   arguments.
 //! - [`fifo`]: `notify_fifo`/`vrrp_notify_fifo`/`lvs_notify_fifo` writers.
@@ -18,8 +22,10 @@
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod creds;
 pub mod daemon;
 pub mod fifo;
+pub mod fsutil;
 pub mod logging;
 pub mod lvs;
 pub mod mail;

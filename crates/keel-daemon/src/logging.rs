@@ -9,7 +9,7 @@
 //! (RFC 3164 §4.3.2), which journald and rsyslog do anyway for local sockets.
 
 use std::fmt::{self, Write as _};
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::Write as _;
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
@@ -184,15 +184,15 @@ impl KeelLayer {
     /// reported at startup.
     pub fn new(opts: &LogOptions) -> Result<KeelLayer, LoggingError> {
         let file = match &opts.file {
+            // The default -g path is in /tmp: a symlink or FIFO planted
+            // there is refused instead of followed or blocked on.
             Some(p) => Some(Mutex::new(
-                OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(p)
-                    .map_err(|e| LoggingError::File {
+                crate::fsutil::open_append(p, crate::fsutil::LOG_MODE).map_err(|e| {
+                    LoggingError::File {
                         path: p.clone(),
                         source: e,
-                    })?,
+                    }
+                })?,
             )),
             None => None,
         };

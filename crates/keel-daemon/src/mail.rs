@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpStream;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -335,6 +335,18 @@ fn envelope(addr: &str) -> Result<String, MailError> {
     Ok(format!("<{a}>"))
 }
 
+/// RFC 5321 §4.5.3.1.5: a reply line is at most 512 octets with CRLF.
+const MAX_REPLY_LINE: usize = 512;
+/// Lines of one multi-line reply (EHLO lists a dozen or so extensions).
+const MAX_REPLY_LINES: usize = 64;
+
+async fn read_line_in<R: tokio::io::AsyncBufRead + Unpin>(
+    mut r: R,
+    line: &mut String,
+) -> std::io::Result<usize> {
+    r.read_line(line).await
+}
+
 struct Session {
     reader: BufReader<tokio::net::tcp::OwnedReadHalf>,
     writer: tokio::net::tcp::OwnedWriteHalf,
@@ -344,11 +356,18 @@ struct Session {
 
 impl Session {
     /// Reads one (possibly multi-line) reply; returns code and text.
+    ///
+    /// Bounded: a line longer than RFC 5321's 512 octets (§4.5.3.1.5) is
+    /// cut there, a reply of more than [`MAX_REPLY_LINES`] lines fails, and
+    /// the whole reply must arrive within the timeout, so a server that
+    /// trickles bytes cannot hold the mailer or grow its memory.
     async fn reply(&mut self) -> Result<(u16, String), MailError> {
         let mut text = String::new();
-        loop {
+        let deadline = tokio::time::Instant::now() + self.timeout;
+        for _ in 0..MAX_REPLY_LINES {
             let mut line = String::new();
-            let n = tokio::time::timeout(self.timeout, self.reader.read_line(&mut line))
+            let limited = (&mut self.reader).take(MAX_REPLY_LINE as u64);
+            let n = tokio::time::timeout_at(deadline, read_line_in(limited, &mut line))
                 .await
                 .map_err(|_| MailError::ReadTimeout(self.server.clone()))?
                 .map_err(|e| MailError::Io {
@@ -375,6 +394,11 @@ impl Session {
             }
             text.push(' ');
         }
+        Err(MailError::Rejected {
+            server: self.server.clone(),
+            stage: "reply",
+            reply: format!("more than {MAX_REPLY_LINES} lines"),
+        })
     }
 
     async fn send(&mut self, data: &str) -> Result<(), MailError> {

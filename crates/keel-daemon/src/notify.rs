@@ -193,14 +193,50 @@ impl JobHandle {
     }
 }
 
+/// Jobs one target may have waiting; a flood of events (a peer sending
+/// lower-priority adverts in a loop) cannot grow memory without end.
+pub const MAX_QUEUED_PER_TARGET: usize = 64;
+
 struct Queued {
     job: NotifyJob,
+    key: String,
     done: oneshot::Sender<ScriptOutcome>,
 }
+
+/// Jobs waiting (not yet started) in one target's queue, by job.
+type Waiting = Arc<Mutex<HashMap<String, usize>>>;
 
 struct Worker {
     tx: mpsc::UnboundedSender<Queued>,
     task: JoinHandle<()>,
+    waiting: Waiting,
+}
+
+fn job_key(job: &NotifyJob) -> String {
+    let mut k = job.script.line().to_string();
+    for a in &job.args {
+        k.push('\0');
+        k.push_str(a);
+    }
+    k
+}
+
+/// Counts a job in (`add`) or out of the waiting set; returns how many jobs
+/// of the same kind and in all were waiting before.
+fn count_waiting(w: &Waiting, key: &str, add: bool) -> (usize, usize) {
+    let Ok(mut m) = w.lock() else {
+        return (0, 0);
+    };
+    let total: usize = m.values().sum();
+    let same = m.get(key).copied().unwrap_or(0);
+    if add {
+        *m.entry(key.to_string()).or_insert(0) += 1;
+    } else if same <= 1 {
+        m.remove(key);
+    } else {
+        m.insert(key.to_string(), same - 1);
+    }
+    (same, total)
 }
 
 /// Per-target ordered queues over a shared [`ScriptRunner`]. Cheap to clone.
@@ -237,30 +273,74 @@ impl NotifyQueue {
     /// Queues `job` behind earlier jobs of `target`; returns at once. Must be
     /// called inside a tokio runtime (the target's worker task is spawned on
     /// first use).
-    pub fn submit(&self, target: &NotifyTarget, mut job: NotifyJob) -> JobHandle {
+    pub fn submit(&self, target: &NotifyTarget, job: NotifyJob) -> JobHandle {
+        self.enqueue(target, job, false)
+    }
+
+    /// Like [`NotifyQueue::submit`], but a job identical to one still
+    /// waiting is dropped: ten lower-priority adverts in a row need the
+    /// script run once, not ten times.
+    pub fn submit_coalesced(&self, target: &NotifyTarget, job: NotifyJob) -> JobHandle {
+        self.enqueue(target, job, true)
+    }
+
+    fn enqueue(&self, target: &NotifyTarget, mut job: NotifyJob, coalesce: bool) -> JobHandle {
         if job.options.timeout.is_none() {
             job.options.timeout = Some(self.default_timeout);
         }
         let (done, rx) = oneshot::channel();
-        let mut item = Queued { job, done };
+        let key = job_key(&job);
         let Ok(mut workers) = self.workers.lock() else {
             // A poisoned map means a panic elsewhere; the job is dropped and
             // its handle reports None.
             return JobHandle { rx };
         };
         if let Some(w) = workers.get(target) {
+            let (same, total) = count_waiting(&w.waiting, &key, false);
+            if (coalesce && same > 0) || total >= MAX_QUEUED_PER_TARGET {
+                if !coalesce {
+                    tracing::warn!(
+                        "({}) notify queue full; not running {}",
+                        target.name(),
+                        job.script.line()
+                    );
+                }
+                return JobHandle { rx };
+            }
+            count_waiting(&w.waiting, &key, true);
+            let item = Queued { job, key, done };
             match w.tx.send(item) {
                 Ok(()) => return JobHandle { rx },
                 // The worker died (its runtime shut down): start a new one.
-                Err(mpsc::error::SendError(back)) => item = back,
+                Err(mpsc::error::SendError(back)) => {
+                    return self.start_worker(&mut workers, target, back);
+                }
             }
         }
+        self.start_worker(&mut workers, target, Queued { job, key, done })
+    }
+
+    fn start_worker(
+        &self,
+        workers: &mut HashMap<NotifyTarget, Worker>,
+        target: &NotifyTarget,
+        item: Queued,
+    ) -> JobHandle {
+        let (done, rx) = oneshot::channel();
+        let item = Queued { done, ..item };
+        let waiting: Waiting = Arc::new(Mutex::new(HashMap::new()));
+        count_waiting(&waiting, &item.key, true);
         let (tx, jobs) = mpsc::unbounded_channel();
-        let task = tokio::spawn(run_worker(self.runner.clone(), target.clone(), jobs));
+        let task = tokio::spawn(run_worker(
+            self.runner.clone(),
+            target.clone(),
+            jobs,
+            Arc::clone(&waiting),
+        ));
         if tx.send(item).is_err() {
             tracing::warn!(target = target.name(), "notify worker exited at start");
         }
-        workers.insert(target.clone(), Worker { tx, task });
+        workers.insert(target.clone(), Worker { tx, task, waiting });
         JobHandle { rx }
     }
 
@@ -311,8 +391,10 @@ async fn run_worker(
     runner: ScriptRunner,
     target: NotifyTarget,
     mut jobs: mpsc::UnboundedReceiver<Queued>,
+    waiting: Waiting,
 ) {
-    while let Some(Queued { job, done }) = jobs.recv().await {
+    while let Some(Queued { job, key, done }) = jobs.recv().await {
+        count_waiting(&waiting, &key, false);
         let outcome = runner.run(&job.script, &job.args, &job.options).await;
         if outcome.success() {
             tracing::debug!(

@@ -12,6 +12,7 @@
 //! kept (as in keepalived), except for the first line of stderr, which callers
 //! log when a script fails.
 
+use std::collections::HashMap;
 use std::ffi::OsString;
 use std::io;
 use std::os::unix::process::ExitStatusExt;
@@ -28,6 +29,20 @@ use tokio::sync::Semaphore;
 
 /// The user keepalived runs scripts as by default when it exists.
 pub const DEFAULT_SCRIPT_USER: &str = "keepalived_script";
+
+/// The `PATH` scripts get (the system's standard one, as glibc's
+/// `_CS_PATH` plus the sbin directories a root-started service expects):
+/// never the daemon's own, which an administrator's shell may have filled
+/// with writable directories.
+pub const SCRIPT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// Variables of the daemon's environment a script still sees: locale and
+/// time zone only change how output is written.
+const PASSED_ENV: &[&str] = &["LANG", "LC_ALL", "LC_CTYPE", "LC_MESSAGES", "TZ"];
+
+/// Default timeout of a runner's scripts that have none of their own, so a
+/// hung notify or LVS script cannot hold a slot forever.
+pub const DEFAULT_SCRIPT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// Default cap on scripts running at the same time in one [`ScriptRunner`].
 ///
@@ -433,6 +448,7 @@ pub fn default_shell() -> PathBuf {
 pub struct ScriptRunner {
     limit: Arc<Semaphore>,
     shell: Arc<PathBuf>,
+    default_timeout: Option<Duration>,
 }
 
 impl Default for ScriptRunner {
@@ -447,7 +463,14 @@ impl ScriptRunner {
         ScriptRunner {
             limit: Arc::new(Semaphore::new(max_concurrent.max(1))),
             shell: Arc::new(default_shell()),
+            default_timeout: None,
         }
+    }
+
+    /// Applies `timeout` to scripts run without one.
+    pub fn with_default_timeout(mut self, timeout: Duration) -> ScriptRunner {
+        self.default_timeout = Some(timeout);
+        self
     }
 
     /// Uses `shell` for lines with shell syntax instead of the default.
@@ -477,7 +500,13 @@ impl ScriptRunner {
                 };
             }
         };
-        let outcome = run_script(&self.shell, script, extra_args, options).await;
+        let outcome = if options.timeout.is_none() && self.default_timeout.is_some() {
+            let mut o = options.clone();
+            o.timeout = self.default_timeout;
+            run_script(&self.shell, script, extra_args, &o).await
+        } else {
+            run_script(&self.shell, script, extra_args, options).await
+        };
         // Callers log failures at the level their feature needs (a tracked
         // script failing every second must not flood the log); the detail
         // is always available with -D.
@@ -560,15 +589,17 @@ pub async fn run_script(
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .process_group(0)
-        // keepalived drops these before exec: a script must not inherit a
-        // loader override or a field-splitting change from our environment.
-        .env_remove("IFS")
-        .env_remove("LD_PRELOAD")
-        .env_remove("LD_LIBRARY_PATH")
+        // A script gets a clean environment: whatever the daemon was started
+        // with (a loader override, IFS, a PATH with writable directories, an
+        // operator's secrets) is none of its business.
+        .env_clear()
+        .envs(script_env(options.credentials))
         .kill_on_drop(true);
     if let Some(c) = options.credentials
         && c != Credentials::current()
     {
+        // std drops the supplementary groups (setgroups(0)), then sets the
+        // gid, then the uid, in the child before exec.
         cmd.uid(c.uid).gid(c.gid);
     }
 
@@ -645,6 +676,46 @@ pub async fn run_script(
             error: format!("waiting for {}: {e}", script.line),
         },
     }
+}
+
+/// Name and home directory of a uid, looked up once per uid: a lookup may
+/// go to NSS (LDAP...), which must not happen on every run of a script.
+fn identity(uid: u32) -> (String, String) {
+    static CACHE: Mutex<Option<HashMap<u32, (String, String)>>> = Mutex::new(None);
+    if let Ok(c) = CACHE.lock()
+        && let Some(found) = c.as_ref().and_then(|m| m.get(&uid))
+    {
+        return found.clone();
+    }
+    let found = match User::from_uid(Uid::from_raw(uid)) {
+        Ok(Some(u)) => (u.name, u.dir.to_string_lossy().into_owned()),
+        _ => (uid.to_string(), "/".to_string()),
+    };
+    if let Ok(mut c) = CACHE.lock() {
+        c.get_or_insert_with(HashMap::new)
+            .insert(uid, found.clone());
+    }
+    found
+}
+
+/// The environment a script runs with: `PATH`, `HOME`, `USER`, `LOGNAME`,
+/// `SHELL` of the user it runs as, and the locale/time zone variables.
+pub fn script_env(credentials: Option<Credentials>) -> Vec<(String, String)> {
+    let uid = credentials.map_or_else(|| Uid::effective().as_raw(), |c| c.uid);
+    let (name, home) = identity(uid);
+    let mut env = vec![
+        ("PATH".to_string(), SCRIPT_PATH.to_string()),
+        ("HOME".to_string(), home),
+        ("USER".to_string(), name.clone()),
+        ("LOGNAME".to_string(), name),
+        ("SHELL".to_string(), "/bin/sh".to_string()),
+    ];
+    for k in PASSED_ENV {
+        if let Ok(v) = std::env::var(k) {
+            env.push((k.to_string(), v));
+        }
+    }
+    env
 }
 
 fn spawn_error_text(script: &Script, e: &io::Error) -> String {

@@ -15,6 +15,7 @@ use keel_vrrp::track::{ScriptTracker, TrackState};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::task::JoinHandle;
 
+use crate::creds::ScriptPolicy;
 use crate::mapping::TrackSource;
 use crate::script::{RunOptions, Script, ScriptRunner};
 use crate::vrrp::EngineMsg;
@@ -42,7 +43,7 @@ impl Trackers {
     pub fn start(
         cfg: &Config,
         runner: &ScriptRunner,
-        options: &RunOptions,
+        policy: &ScriptPolicy,
         engine: &UnboundedSender<EngineMsg>,
     ) -> Trackers {
         let mut used_scripts = HashSet::new();
@@ -64,15 +65,23 @@ impl Trackers {
             .iter()
             .filter(|s| used_scripts.contains(&s.name))
         {
-            match Script::parse(&s.script.command) {
-                Ok(script) => tasks.push(tokio::spawn(run_vrrp_script(
+            match policy.allow(&s.script) {
+                Some(a) => tasks.push(tokio::spawn(run_vrrp_script(
                     s.clone(),
-                    script,
+                    a.script,
                     runner.clone(),
-                    options.clone(),
+                    a.options,
                     engine.clone(),
                 ))),
-                Err(e) => tracing::error!("VRRP_Script({}) cannot be used: {e}", s.name),
+                None => {
+                    // A script that may not run counts as failing: an
+                    // instance must not hold the VIPs on a check nobody runs.
+                    tracing::error!("VRRP_Script({}) disabled; it counts as failed", s.name);
+                    let _ = engine.send(EngineMsg::Track {
+                        source: TrackSource::Script(s.name.clone()),
+                        state: TrackState::Down,
+                    });
+                }
             }
         }
         for f in cfg
@@ -151,11 +160,21 @@ async fn run_vrrp_script(
 /// The number a tracked file holds: its first word as an integer; a missing
 /// or unreadable file counts as 0, like keepalived.
 pub fn read_track_file(path: &Path) -> i64 {
-    std::fs::read_to_string(path)
+    // Only the first word counts: a huge file (or a FIFO planted at the
+    // path) must not make the services runtime read or wait without end.
+    crate::fsutil::read_bounded(path, TRACK_FILE_MAX)
         .ok()
-        .and_then(|s| s.split_whitespace().next().and_then(|w| w.parse().ok()))
+        .and_then(|b| {
+            String::from_utf8_lossy(&b)
+                .split_whitespace()
+                .next()
+                .and_then(|w| w.parse().ok())
+        })
         .unwrap_or(0)
 }
+
+/// Bytes of a tracked file read: far more than any number needs.
+const TRACK_FILE_MAX: usize = 4096;
 
 async fn run_track_file(cfg: TrackFile, engine: UnboundedSender<EngineMsg>) {
     let Some(path) = cfg.file.clone() else {
@@ -163,9 +182,18 @@ async fn run_track_file(cfg: TrackFile, engine: UnboundedSender<EngineMsg>) {
         return;
     };
     let path = std::path::PathBuf::from(path);
+    // Neither form follows a symlink planted at the path: `overwrite`
+    // replaces the entry by a rename, creation uses O_EXCL.
+    let init_text = |v: i64| format!("{v}\n");
     if let Some(init) = &cfg.init_file
-        && (init.overwrite || !path.exists())
-        && let Err(e) = std::fs::write(&path, format!("{}\n", init.value))
+        && let Err(e) = if init.overwrite {
+            crate::fsutil::write_atomic(&path, init_text(init.value).as_bytes(), 0o644)
+        } else {
+            match crate::fsutil::create_new(&path, init_text(init.value).as_bytes(), 0o644) {
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+                r => r,
+            }
+        }
     {
         tracing::warn!(
             "track_file {}: cannot write {}: {e}",

@@ -314,10 +314,10 @@ impl Runtime {
         }
     }
 
+    /// The dump is rendered here; the write happens on another thread, so a
+    /// FIFO or a slow disk at the path never holds up an advert.
     fn write_file(&self, path: PathBuf, text: String) {
-        if let Err(e) = std::fs::write(&path, text) {
-            tracing::warn!("cannot write {}: {e}", path.display());
-        }
+        crate::fsutil::write_in_background(path, text, crate::fsutil::PRIVATE_MODE);
     }
 
     /// Sends the router's adverts, then performs its other outputs in order.

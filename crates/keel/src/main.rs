@@ -232,6 +232,15 @@ fn run_daemon(flags: &cli::KeepalivedFlags, file: PathBuf) -> i32 {
         }
     };
     let mut opts = DaemonOptions::new(file);
+    if let Some(u) = &flags.umask {
+        match keel_daemon::fsutil::parse_umask(u) {
+            Some(m) => opts.umask = Some(m),
+            None => {
+                eprintln!("keel: invalid umask {u:?}");
+                return 1;
+            }
+        }
+    }
     opts.config_id = flags.config_id.clone();
     opts.foreground = flags.dont_fork;
     opts.log = log;

@@ -31,7 +31,7 @@ use tokio::task::JoinHandle;
 
 use crate::fifo::NotifyFifo;
 use crate::mail::Mailer;
-use crate::script::{Credentials, RunOptions, Script, ScriptRunner};
+use crate::script::ScriptRunner;
 
 mod backend;
 mod state;
@@ -115,8 +115,10 @@ pub fn needs_restart(old: &Config, new: &Config) -> bool {
 /// What the load balancer shares with the rest of the daemon.
 #[derive(Debug, Clone)]
 pub struct LvsContext {
+    /// The notify/LVS scripts' budget.
     pub runner: ScriptRunner,
-    pub script_opts: RunOptions,
+    /// Who scripts run as and whether they may run.
+    pub scripts: Arc<crate::creds::ScriptPolicy>,
     pub mailer: Option<Mailer>,
     pub router_id: String,
     /// The global `notify_fifo` (LVS lines go there too).
@@ -197,22 +199,11 @@ impl Lvs {
 
 fn open_lvs_fifo(config: &Config, ctx: &LvsContext) -> Option<Arc<NotifyFifo>> {
     let f = config.global_defs.lvs_notify_fifo.as_ref()?;
-    let owner = f
-        .user
-        .as_deref()
-        .and_then(|u| Credentials::lookup(u, f.group.as_deref()).ok());
-    let opened = match f
-        .script
-        .as_ref()
-        .and_then(|sc| Script::parse(&sc.command).ok())
-    {
-        Some(script) => NotifyFifo::open_with_script(
-            &f.path,
-            owner,
-            &script,
-            &ctx.script_opts,
-            ctx.runner.shell(),
-        ),
+    let owner = crate::creds::ScriptPolicy::fifo_owner(f.user.as_deref(), f.group.as_deref());
+    let opened = match f.script.as_ref().and_then(|sc| ctx.scripts.allow(sc)) {
+        Some(a) => {
+            NotifyFifo::open_with_script(&f.path, owner, &a.script, &a.options, ctx.runner.shell())
+        }
         None => NotifyFifo::open(&f.path, owner),
     };
     match opened {

@@ -107,10 +107,9 @@ pub(super) fn write_state(path: &Path, state: &LvsState) -> Result<(), LvsError>
         path: path.to_path_buf(),
         source,
     })?;
-    // Readers never see a half-written file.
-    let tmp = path.with_extension("json.tmp");
-    std::fs::write(&tmp, text).map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)
+    // Readers never see a half-written file; a unique temp name, created
+    // with O_EXCL and no symlink followed.
+    crate::fsutil::write_atomic(path, text.as_bytes(), crate::fsutil::STATE_MODE).map_err(io)
 }
 
 /// Reads the state file the daemon writes.

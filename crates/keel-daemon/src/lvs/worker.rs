@@ -7,7 +7,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use keel_check::core::{Action, CheckerId, CheckerSet, RsId};
-use keel_check::probe::ProbeContext;
 use keel_check::run::{Probed, RunOptions, Runner};
 use keel_config::Config;
 use keel_config::model as cfg;
@@ -22,7 +21,6 @@ use super::state::{
 };
 use crate::fifo::{FifoEvent, NotifyFifo};
 use crate::mail::{Alert, checker_body};
-use crate::script::{Credentials, Script};
 
 /// The data plane, shared with the blocking tasks that program it.
 pub(super) type SharedBackend = Arc<Mutex<Box<dyn Backend + Send>>>;
@@ -49,8 +47,11 @@ impl Worker {
     /// Checks, installs and reports until `stop` says so (`true`: remove
     /// the table from the data plane).
     pub(super) async fn run(mut self, set: CheckerSet, mut stop: oneshot::Receiver<bool>) {
-        let (mut runner, actions) =
-            Runner::start(set, ProbeContext::default(), RunOptions::default());
+        let (mut runner, actions) = Runner::start(
+            set,
+            crate::creds::probe_context(&self.ctx),
+            RunOptions::default(),
+        );
         self.handle(runner.set(), actions, None, true).await;
         let start = tokio::time::Instant::now();
         let mut resync = tokio::time::interval_at(start + RESYNC_INTERVAL, RESYNC_INTERVAL);
@@ -163,23 +164,13 @@ impl Worker {
     }
 
     fn run_script(&self, script: &cfg::Script) {
-        let parsed = match Script::parse(&script.command) {
-            Ok(s) => s,
-            Err(e) => {
-                tracing::warn!("notify script {:?}: {e}", script.command);
-                return;
-            }
+        // Disabled scripts were logged when the configuration was loaded.
+        let Some(a) = self.ctx.scripts.allow(script) else {
+            return;
         };
-        let mut options = self.ctx.script_opts.clone();
-        if let Some(u) = &script.user {
-            match Credentials::lookup(u, script.group.as_deref()) {
-                Ok(c) => options.credentials = Some(c),
-                Err(e) => tracing::warn!("script {}: {e}", script.command),
-            }
-        }
         let runner = self.ctx.runner.clone();
         tokio::spawn(async move {
-            runner.run(&parsed, &[], &options).await;
+            runner.run(&a.script, &[], &a.options).await;
         });
     }
 

@@ -342,11 +342,9 @@ fn write_atomic(path: &Path, st: &VrrpStatus) -> std::io::Result<()> {
         std::fs::create_dir_all(dir)?;
     }
     let text = serde_json::to_vec_pretty(st).map_err(std::io::Error::other)?;
-    // Per process: two daemons pointed at one file must not clobber each
-    // other's half-written copy.
-    let tmp = path.with_extension(format!("json.{}.tmp", std::process::id()));
-    std::fs::write(&tmp, text)?;
-    std::fs::rename(&tmp, path)
+    // Unique temp name, O_EXCL, no symlink followed: two daemons pointed at
+    // one file never clobber each other's half-written copy.
+    crate::fsutil::write_atomic(path, &text, crate::fsutil::STATE_MODE)
 }
 
 enum WriterMsg {

@@ -1,0 +1,472 @@
+//! Who a script runs as, and whether it may run at all.
+//!
+//! keepalived's rules, which every script kind goes through here
+//! (`vrrp_script`, `notify*`, `MISC_CHECK`, quorum and real-server notifies,
+//! the FIFO scripts):
+//!
+//! - the script's own `user [group]`, else global `script_user`, else the
+//!   `keepalived_script` user when it exists, else root with keepalived's
+//!   warning;
+//! - a user or group that cannot be resolved disables the script: it is
+//!   never run as root instead;
+//! - a script that runs with root's uid or gid (or is set-uid/gid root) has
+//!   every component of its path checked: a component not owned by root, or
+//!   writable by a non-root group or by others (directories with the sticky
+//!   bit excepted), makes the script unsafe (CVE-2018-19044's class). With
+//!   `enable_script_security` an unsafe script is disabled; without it the
+//!   daemon warns, as keepalived does.
+//!
+//! Verdicts are made when a configuration is loaded (and again on reload)
+//! and cached, so a script run later never logs them twice.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use keel_check::probe::{ProbeContext, ScriptExec, ScriptExit};
+use keel_config::Config;
+use keel_config::model::Script as ScriptCfg;
+
+use crate::script::{
+    Credentials, DEFAULT_SCRIPT_USER, RunOptions, SCRIPT_PATH, Script, ScriptKind, ScriptOutcome,
+    ScriptRunner, default_shell,
+};
+
+/// What the global defaults resolve to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum DefaultUser {
+    /// `script_user` or `keepalived_script`.
+    User(Credentials),
+    /// Neither configured nor present: root, with keepalived's warning.
+    Root,
+    /// `script_user` names a user or group that does not exist: scripts
+    /// without their own user are disabled.
+    Unresolved(String),
+}
+
+/// A script that may run, with what it runs as.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Allowed {
+    pub script: Script,
+    pub options: RunOptions,
+}
+
+type Key = (String, Option<String>, Option<String>);
+
+/// The script rules of one loaded configuration.
+#[derive(Debug)]
+pub struct ScriptPolicy {
+    security: bool,
+    default: DefaultUser,
+    shell: PathBuf,
+    verdicts: Mutex<HashMap<Key, Option<Allowed>>>,
+    any_script: AtomicBool,
+    any_insecure: AtomicBool,
+}
+
+/// Why a path is unsafe for a root script.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unsafe {
+    /// The component that failed.
+    pub component: PathBuf,
+}
+
+impl ScriptPolicy {
+    /// The rules `cfg` asks for; logs the default-user warnings.
+    pub fn from_config(cfg: &Config) -> ScriptPolicy {
+        let g = &cfg.global_defs;
+        let default = match &g.script_user {
+            Some(u) => match Credentials::lookup(&u.user, u.group.as_deref()) {
+                Ok(c) => DefaultUser::User(c),
+                Err(e) => {
+                    tracing::error!(
+                        "script_user {}: {e} - scripts without their own user are disabled",
+                        u.user
+                    );
+                    DefaultUser::Unresolved(u.user.clone())
+                }
+            },
+            None => match Credentials::default_script_user() {
+                Some(c) => {
+                    tracing::info!(
+                        "Setting default script user to '{DEFAULT_SCRIPT_USER}', uid:gid {}:{}",
+                        c.uid,
+                        c.gid
+                    );
+                    DefaultUser::User(c)
+                }
+                None => DefaultUser::Root,
+            },
+        };
+        ScriptPolicy {
+            security: g.enable_script_security,
+            default,
+            shell: default_shell(),
+            verdicts: Mutex::new(HashMap::new()),
+            any_script: AtomicBool::new(false),
+            any_insecure: AtomicBool::new(false),
+        }
+    }
+
+    /// Rules that allow nothing yet (before a configuration is loaded).
+    pub fn empty() -> ScriptPolicy {
+        ScriptPolicy {
+            security: true,
+            default: DefaultUser::Unresolved(String::new()),
+            shell: default_shell(),
+            verdicts: Mutex::new(HashMap::new()),
+            any_script: AtomicBool::new(false),
+            any_insecure: AtomicBool::new(false),
+        }
+    }
+
+    /// Uses `shell` for lines with shell syntax (tests).
+    pub fn with_shell(mut self, shell: impl Into<PathBuf>) -> ScriptPolicy {
+        self.shell = shell.into();
+        self
+    }
+
+    /// Resolves every script of `cfg` now, so verdicts are logged at load
+    /// time, then logs keepalived's summary.
+    pub fn check_all(&self, cfg: &Config) {
+        for s in all_scripts(cfg) {
+            let _ = self.allow(s);
+        }
+        self.log_summary();
+    }
+
+    /// keepalived's start-up summary when scripts run without
+    /// `enable_script_security`.
+    pub fn log_summary(&self) {
+        if self.default == DefaultUser::Root && self.any_script.load(Ordering::Relaxed) {
+            tracing::warn!(
+                "WARNING - default user '{DEFAULT_SCRIPT_USER}' for script execution does not exist - please create."
+            );
+        }
+        if !self.security && self.any_script.load(Ordering::Relaxed) {
+            let insecure = if self.any_insecure.load(Ordering::Relaxed) {
+                " There are insecure scripts."
+            } else {
+                ""
+            };
+            tracing::warn!(
+                "SECURITY VIOLATION - scripts are being executed but script_security not enabled.{insecure}"
+            );
+        }
+    }
+
+    /// The script and how to run it, or `None` when it must not run (bad
+    /// line, unknown user, unsafe path under `enable_script_security`).
+    pub fn allow(&self, s: &ScriptCfg) -> Option<Allowed> {
+        let key = (s.command.clone(), s.user.clone(), s.group.clone());
+        if let Ok(v) = self.verdicts.lock()
+            && let Some(found) = v.get(&key)
+        {
+            return found.clone();
+        }
+        let verdict = self.decide(s);
+        if let Ok(mut v) = self.verdicts.lock() {
+            v.insert(key, verdict.clone());
+        }
+        verdict
+    }
+
+    fn decide(&self, s: &ScriptCfg) -> Option<Allowed> {
+        let script = match Script::parse(&s.command) {
+            Ok(script) => script,
+            Err(e) => {
+                tracing::error!("script {:?}: {e} - disabling", s.command);
+                return None;
+            }
+        };
+        self.any_script.store(true, Ordering::Relaxed);
+        let creds = match &s.user {
+            Some(u) => match Credentials::lookup(u, s.group.as_deref()) {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    tracing::error!(
+                        "Unable to resolve user for script '{}': {e} - disabling",
+                        script.line()
+                    );
+                    return None;
+                }
+            },
+            None => match &self.default {
+                DefaultUser::User(c) => Some(*c),
+                DefaultUser::Root => None,
+                DefaultUser::Unresolved(u) => {
+                    tracing::error!(
+                        "script_user '{u}' cannot be resolved; script '{}' disabled",
+                        script.line()
+                    );
+                    return None;
+                }
+            },
+        };
+        let run_as = creds.unwrap_or(Credentials { uid: 0, gid: 0 });
+        for program in programs(&script, &self.shell) {
+            if !needs_protection(&program, run_as) {
+                continue;
+            }
+            if let Err(u) = check_path(&program) {
+                self.any_insecure.store(true, Ordering::Relaxed);
+                if self.security {
+                    tracing::error!(
+                        "Unsafe permissions found for script '{}' - disabling.",
+                        program.display()
+                    );
+                    tracing::error!(
+                        "SECURITY VIOLATION - script '{}' disabled: {} is writable by a non-root user",
+                        script.line(),
+                        u.component.display()
+                    );
+                    return None;
+                }
+                tracing::warn!(
+                    "Unsafe permissions found for script '{}'.",
+                    program.display()
+                );
+            }
+        }
+        Some(Allowed {
+            script,
+            options: RunOptions {
+                credentials: creds,
+                timeout: None,
+            },
+        })
+    }
+
+    /// The owner a notify FIFO is created for: `None` when the user cannot
+    /// be resolved (the FIFO then stays root's).
+    pub fn fifo_owner(user: Option<&str>, group: Option<&str>) -> Option<Credentials> {
+        let u = user?;
+        match Credentials::lookup(u, group) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                tracing::warn!("notify fifo owner {u}: {e}; the FIFO stays root's");
+                None
+            }
+        }
+    }
+}
+
+/// MISC_CHECK scripts run through the daemon's rules, on their own budget
+/// so that checks never wait behind notifies (or the reverse).
+pub struct MiscExec {
+    policy: Arc<ScriptPolicy>,
+    runner: ScriptRunner,
+}
+
+/// MISC_CHECK scripts running at once; more wait for a slot.
+pub const MISC_MAX_CONCURRENT: usize = 256;
+
+impl MiscExec {
+    pub fn new(policy: Arc<ScriptPolicy>, runner: ScriptRunner) -> MiscExec {
+        MiscExec { policy, runner }
+    }
+}
+
+impl ScriptExec for MiscExec {
+    fn run<'a>(
+        &'a self,
+        script: &'a ScriptCfg,
+        timeout: Duration,
+    ) -> Pin<Box<dyn Future<Output = ScriptExit> + Send + 'a>> {
+        Box::pin(async move {
+            let Some(mut a) = self.policy.allow(script) else {
+                return ScriptExit::SpawnFailed("script disabled".to_string());
+            };
+            a.options.timeout = Some(timeout);
+            match self.runner.run(&a.script, &[], &a.options).await {
+                ScriptOutcome::Exited { code, .. } => ScriptExit::Exited(code),
+                ScriptOutcome::Signaled { signal, .. } => ScriptExit::Signaled(signal),
+                ScriptOutcome::TimedOut { .. } => ScriptExit::TimedOut,
+                ScriptOutcome::SpawnFailed { error } => ScriptExit::SpawnFailed(error),
+            }
+        })
+    }
+}
+
+/// The probe context of the load balancer: MISC_CHECK through [`MiscExec`].
+pub fn probe_context(ctx: &crate::lvs::LvsContext) -> ProbeContext {
+    let runner = ScriptRunner::new(MISC_MAX_CONCURRENT).with_shell(ctx.runner.shell());
+    ProbeContext {
+        scripts: Arc::new(MiscExec::new(Arc::clone(&ctx.scripts), runner)),
+        ..ProbeContext::default()
+    }
+}
+
+/// Every script a configuration names.
+fn all_scripts(cfg: &Config) -> Vec<&ScriptCfg> {
+    let mut out: Vec<&ScriptCfg> = Vec::new();
+    let g = &cfg.global_defs;
+    for f in [&g.notify_fifo, &g.vrrp_notify_fifo, &g.lvs_notify_fifo]
+        .into_iter()
+        .flatten()
+    {
+        out.extend(f.script.as_ref());
+    }
+    let notifies = cfg
+        .vrrp_instances
+        .iter()
+        .map(|i| &i.notify)
+        .chain(cfg.sync_groups.iter().map(|s| &s.notify));
+    for n in notifies {
+        for s in [
+            &n.master,
+            &n.backup,
+            &n.fault,
+            &n.stop,
+            &n.deleted,
+            &n.generic,
+            &n.master_rx_lower_pri,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            out.push(s);
+        }
+    }
+    out.extend(cfg.vrrp_scripts.iter().map(|s| &s.script));
+    for vs in &cfg.virtual_servers {
+        out.extend(vs.quorum_up.iter().chain(vs.quorum_down.iter()));
+        for rs in &vs.real_servers {
+            out.extend(rs.notify_up.iter().chain(rs.notify_down.iter()));
+            for c in &rs.checkers {
+                if let Some(m) = misc_script(c) {
+                    out.push(m);
+                }
+            }
+        }
+    }
+    out
+}
+
+fn misc_script(c: &keel_config::model::Checker) -> Option<&ScriptCfg> {
+    match c {
+        keel_config::model::Checker::Misc { misc, .. } => Some(&misc.misc_path),
+        _ => None,
+    }
+}
+
+/// The files a line executes: the program of a plain line (found through
+/// the scripts' PATH when bare), or the shell and, when the line starts
+/// with an absolute path, that file too.
+fn programs(script: &Script, shell: &Path) -> Vec<PathBuf> {
+    match script.kind() {
+        ScriptKind::Exec { argv } => {
+            let Some(first) = argv.first() else {
+                return Vec::new();
+            };
+            if first.contains('/') {
+                return vec![PathBuf::from(first)];
+            }
+            match search_path(first) {
+                Some(found) => {
+                    tracing::info!(
+                        "WARNING - script `{first}` resolved by path search to `{}`. Please specify full path.",
+                        found.display()
+                    );
+                    vec![found]
+                }
+                None => Vec::new(),
+            }
+        }
+        ScriptKind::Shell { command } => {
+            let mut v = vec![shell.to_path_buf()];
+            if let Some(first) = command.split_whitespace().next()
+                && first.starts_with('/')
+            {
+                v.push(PathBuf::from(first));
+            }
+            v
+        }
+    }
+}
+
+fn search_path(name: &str) -> Option<PathBuf> {
+    SCRIPT_PATH
+        .split(':')
+        .map(|d| Path::new(d).join(name))
+        .find(|p| {
+            std::fs::metadata(p)
+                .map(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+                .unwrap_or(false)
+        })
+}
+
+/// Whether running `program` as `run_as` gives it root's powers.
+fn needs_protection(program: &Path, run_as: Credentials) -> bool {
+    if run_as.uid == 0 || run_as.gid == 0 {
+        return true;
+    }
+    std::fs::metadata(program).is_ok_and(|m| {
+        let mode = m.mode();
+        (m.uid() == 0 && mode & 0o4100 == 0o4100) || (m.gid() == 0 && mode & 0o2010 == 0o2010)
+    })
+}
+
+/// keepalived's test, on every component of the resolved path from `/`
+/// down: owned by root, and not writable by a non-root group or by others
+/// (a sticky directory such as /tmp is fine). A missing file is not unsafe
+/// here: running it fails, which callers already report.
+pub fn check_path(program: &Path) -> Result<(), Unsafe> {
+    let Ok(real) = std::fs::canonicalize(program) else {
+        return Ok(());
+    };
+    let mut cur = PathBuf::new();
+    for comp in real.components() {
+        cur.push(comp);
+        let Ok(m) = std::fs::metadata(&cur) else {
+            return Ok(());
+        };
+        let mode = m.mode();
+        let sticky_dir = m.is_dir() && mode & 0o1000 != 0;
+        let writable = (m.gid() != 0 && mode & 0o020 != 0) || mode & 0o002 != 0;
+        if m.uid() != 0 || (!sticky_dir && writable) {
+            return Err(Unsafe { component: cur });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_check_follows_keepalived_rules() {
+        if Credentials::current().uid != 0 {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let f = dir.path().join("s.sh");
+        std::fs::write(&f, "#!/bin/sh\n").unwrap();
+        let set = |p: &Path, m: u32| {
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap()
+        };
+        set(dir.path(), 0o755);
+        set(&f, 0o755);
+        assert_eq!(check_path(&f), Ok(()));
+        set(&f, 0o775);
+        // Group write by root's group is allowed, by another group not.
+        assert_eq!(check_path(&f), Ok(()));
+        std::os::unix::fs::chown(&f, None, Some(65534)).unwrap();
+        assert!(check_path(&f).is_err());
+        set(&f, 0o755);
+        assert_eq!(check_path(&f), Ok(()));
+        set(dir.path(), 0o777);
+        assert_eq!(
+            check_path(&f).unwrap_err().component,
+            std::fs::canonicalize(dir.path()).unwrap()
+        );
+        set(dir.path(), 0o1777);
+        assert_eq!(check_path(&f), Ok(()));
+    }
+}
