@@ -65,8 +65,11 @@ impl ScriptExec for ShellExec {
     ) -> Pin<Box<dyn Future<Output = ScriptExit> + Send + 'a>> {
         Box::pin(async move {
             let mut cmd = tokio::process::Command::new(&self.shell);
+            // The daemon's environment is not the script's business.
             cmd.arg("-c")
                 .arg(&script.command)
+                .env_clear()
+                .env("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
                 .stdin(std::process::Stdio::null())
                 .stdout(std::process::Stdio::null())
                 .stderr(std::process::Stdio::null())
@@ -305,8 +308,35 @@ async fn open_stream(
     }
 }
 
-/// GETs one URL the way keepalived does and hashes the body.
+/// The whole of one GET (connect, TLS, request, every body byte) must end
+/// within this many `connect_timeout`s: each step has its own timeout, but
+/// a server that trickles a byte at a time would otherwise keep a check
+/// (and so the real server's state) frozen for as long as it likes.
+pub const HTTP_DEADLINE_TIMEOUTS: u32 = 4;
+
+/// Body bytes hashed at most; a larger page fails the check instead of
+/// keeping the probe busy without end.
+pub const HTTP_MAX_BODY: usize = 16 << 20;
+
+/// GETs one URL the way keepalived does and hashes the body, within an
+/// overall deadline.
 pub async fn http_fetch(
+    t: &Target,
+    http: &HttpSpec,
+    url: &UrlSpec,
+    tls_config: &Arc<rustls::ClientConfig>,
+) -> Result<HttpFetch, String> {
+    let deadline = t.connect_timeout.saturating_mul(HTTP_DEADLINE_TIMEOUTS);
+    match timeout(deadline, http_fetch_steps(t, http, url, tls_config)).await {
+        Ok(r) => r,
+        Err(_) => Err(format!(
+            "Read timeout from {}: no complete answer within {deadline:?}",
+            t.addr
+        )),
+    }
+}
+
+async fn http_fetch_steps(
     t: &Target,
     http: &HttpSpec,
     url: &UrlSpec,
@@ -363,6 +393,12 @@ pub async fn http_fetch(
                 if let Some(data) = frame.data_ref() {
                     md5.update(data);
                     len += data.len();
+                    if len > HTTP_MAX_BODY {
+                        return Err(format!(
+                            "Body from {} larger than {HTTP_MAX_BODY} bytes",
+                            t.addr
+                        ));
+                    }
                 }
             }
             Ok(Some(Err(e))) => return Err(format!("Read error from {}: {e}", t.addr)),

@@ -136,6 +136,51 @@ async fn http_get_times_out_on_a_server_that_never_answers() {
     );
 }
 
+/// Answers the head at once, then one body byte every 100 ms, forever.
+async fn trickling_server() -> SocketAddr {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut stream = BufReader::new(stream);
+                let mut line = String::new();
+                while stream.read_line(&mut line).await.is_ok_and(|n| n > 2) {
+                    line.clear();
+                }
+                let mut s = stream.into_inner();
+                let head = b"HTTP/1.0 200 OK\r\nContent-Length: 1000000\r\n\r\n";
+                if s.write_all(head).await.is_err() {
+                    return;
+                }
+                loop {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    if s.write_all(b"x").await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    addr
+}
+
+// Every frame arrives within the 500 ms read timeout, yet the check must
+// fail by its overall deadline (HTTP_DEADLINE_TIMEOUTS x connect_timeout).
+#[tokio::test]
+async fn http_get_fails_by_its_deadline_on_a_server_that_trickles() {
+    let addr = trickling_server().await;
+    let spec = http_spec(addr, vec![url("/", addr, None, &[(200, 299)])], None);
+    let t0 = Instant::now();
+    let r = probe(&spec).await;
+    let took = t0.elapsed();
+    assert!(!r.ok, "{r:?}");
+    assert!(
+        took >= Duration::from_millis(1900) && took < Duration::from_secs(3),
+        "{took:?}"
+    );
+}
+
 #[tokio::test]
 async fn connect_timeout_with_a_full_accept_queue() {
     // A listener that never accepts, with its queue filled: further SYNs
