@@ -58,9 +58,75 @@ pub struct Allowed {
 
 type Key = (String, Option<String>, Option<String>);
 
-/// The script rules of one loaded configuration.
+/// The script rules of the running configuration, replaced at reload;
+/// shared by everything that runs scripts, so a reload that leaves the load
+/// balancer running still applies new verdicts to its scripts.
 #[derive(Debug)]
 pub struct ScriptPolicy {
+    rules: Mutex<Arc<Rules>>,
+}
+
+impl ScriptPolicy {
+    /// The rules `cfg` asks for; logs the default-user warnings.
+    pub fn from_config(cfg: &Config) -> ScriptPolicy {
+        ScriptPolicy {
+            rules: Mutex::new(Arc::new(Rules::from_config(cfg))),
+        }
+    }
+
+    /// Rules that allow nothing yet (before a configuration is loaded).
+    pub fn empty() -> ScriptPolicy {
+        ScriptPolicy {
+            rules: Mutex::new(Arc::new(Rules::empty())),
+        }
+    }
+
+    /// Takes the rules of a newly loaded configuration and checks its
+    /// scripts again (users, groups, path permissions).
+    pub fn reload(&self, cfg: &Config) {
+        let rules = Arc::new(Rules::from_config(cfg));
+        rules.check_all(cfg);
+        if let Ok(mut r) = self.rules.lock() {
+            *r = rules;
+        }
+    }
+
+    fn current(&self) -> Arc<Rules> {
+        match self.rules.lock() {
+            Ok(r) => Arc::clone(&r),
+            Err(_) => Arc::new(Rules::empty()),
+        }
+    }
+
+    /// The script and how to run it, or `None` when it must not run (bad
+    /// line, unknown user, unsafe path under `enable_script_security`).
+    pub fn allow(&self, s: &ScriptCfg) -> Option<Allowed> {
+        self.current().allow(s)
+    }
+
+    /// Resolves every script of `cfg` now, so verdicts are logged at load
+    /// time, then logs keepalived's summary.
+    pub fn check_all(&self, cfg: &Config) {
+        self.current().check_all(cfg)
+    }
+
+    /// The owner a notify FIFO is created for: `None` when the user cannot
+    /// be resolved (the FIFO then stays root's).
+    pub fn fifo_owner(user: Option<&str>, group: Option<&str>) -> Option<Credentials> {
+        let u = user?;
+        match Credentials::lookup(u, group) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                tracing::warn!("notify fifo owner {u}: {e}; the FIFO stays root's");
+                None
+            }
+        }
+    }
+}
+
+/// The rules of one loaded configuration and their cached verdicts.
+#[derive(Debug)]
+struct Rules {
     security: bool,
     default: DefaultUser,
     shell: PathBuf,
@@ -76,9 +142,8 @@ pub struct Unsafe {
     pub component: PathBuf,
 }
 
-impl ScriptPolicy {
-    /// The rules `cfg` asks for; logs the default-user warnings.
-    pub fn from_config(cfg: &Config) -> ScriptPolicy {
+impl Rules {
+    fn from_config(cfg: &Config) -> Rules {
         let g = &cfg.global_defs;
         let default = match &g.script_user {
             Some(u) => match Credentials::lookup(&u.user, u.group.as_deref()) {
@@ -103,7 +168,7 @@ impl ScriptPolicy {
                 None => DefaultUser::Root,
             },
         };
-        ScriptPolicy {
+        Rules {
             security: g.enable_script_security,
             default,
             shell: default_shell(),
@@ -113,9 +178,8 @@ impl ScriptPolicy {
         }
     }
 
-    /// Rules that allow nothing yet (before a configuration is loaded).
-    pub fn empty() -> ScriptPolicy {
-        ScriptPolicy {
+    fn empty() -> Rules {
+        Rules {
             security: true,
             default: DefaultUser::Unresolved(String::new()),
             shell: default_shell(),
@@ -125,15 +189,7 @@ impl ScriptPolicy {
         }
     }
 
-    /// Uses `shell` for lines with shell syntax (tests).
-    pub fn with_shell(mut self, shell: impl Into<PathBuf>) -> ScriptPolicy {
-        self.shell = shell.into();
-        self
-    }
-
-    /// Resolves every script of `cfg` now, so verdicts are logged at load
-    /// time, then logs keepalived's summary.
-    pub fn check_all(&self, cfg: &Config) {
+    fn check_all(&self, cfg: &Config) {
         for s in all_scripts(cfg) {
             let _ = self.allow(s);
         }
@@ -142,7 +198,7 @@ impl ScriptPolicy {
 
     /// keepalived's start-up summary when scripts run without
     /// `enable_script_security`.
-    pub fn log_summary(&self) {
+    fn log_summary(&self) {
         if self.default == DefaultUser::Root && self.any_script.load(Ordering::Relaxed) {
             tracing::warn!(
                 "WARNING - default user '{DEFAULT_SCRIPT_USER}' for script execution does not exist - please create."
@@ -160,9 +216,7 @@ impl ScriptPolicy {
         }
     }
 
-    /// The script and how to run it, or `None` when it must not run (bad
-    /// line, unknown user, unsafe path under `enable_script_security`).
-    pub fn allow(&self, s: &ScriptCfg) -> Option<Allowed> {
+    fn allow(&self, s: &ScriptCfg) -> Option<Allowed> {
         let key = (s.command.clone(), s.user.clone(), s.group.clone());
         if let Ok(v) = self.verdicts.lock()
             && let Some(found) = v.get(&key)
@@ -240,19 +294,6 @@ impl ScriptPolicy {
                 timeout: None,
             },
         })
-    }
-
-    /// The owner a notify FIFO is created for: `None` when the user cannot
-    /// be resolved (the FIFO then stays root's).
-    pub fn fifo_owner(user: Option<&str>, group: Option<&str>) -> Option<Credentials> {
-        let u = user?;
-        match Credentials::lookup(u, group) {
-            Ok(c) => Some(c),
-            Err(e) => {
-                tracing::warn!("notify fifo owner {u}: {e}; the FIFO stays root's");
-                None
-            }
-        }
     }
 }
 

@@ -291,8 +291,7 @@ impl Services {
     fn configure(&mut self, cfg: Arc<Config>, engine: &mpsc::UnboundedSender<EngineMsg>) {
         let g = &cfg.global_defs;
         // Users, groups and script paths are checked again at every load.
-        self.policy = Arc::new(ScriptPolicy::from_config(&cfg));
-        self.policy.check_all(&cfg);
+        self.policy.reload(&cfg);
         self.scripts = cfg
             .vrrp_instances
             .iter()

@@ -114,7 +114,11 @@ fn assert_ran_as(out: &Path, kind: &str, uid: u32, gid: u32, user: &str, home: &
     assert_eq!(get("USER"), Some(user), "{kind}: {env:?}");
     assert_eq!(get("LOGNAME"), Some(user), "{kind}: {env:?}");
     assert_eq!(get("HOME"), Some(home), "{kind}: {env:?}");
-    assert_eq!(get(LEAK), None, "{kind} saw the daemon's environment: {env:?}");
+    assert_eq!(
+        get(LEAK),
+        None,
+        "{kind} saw the daemon's environment: {env:?}"
+    );
     assert_eq!(get("KEEL_LVS_STATE"), None, "{kind}: {env:?}");
 }
 
@@ -187,7 +191,10 @@ virtual_server 192.0.2.144 80 {{
         &lab,
         &one,
         &conf,
-        &[("KEEL_LVS_STATE", lvs_state), ("KEEL_VRRP_STATE", vrrp_state)],
+        &[
+            ("KEEL_LVS_STATE", lvs_state),
+            ("KEEL_VRRP_STATE", vrrp_state),
+        ],
         &[],
     );
     k.wait_log("VRRP_Instance(VI_1) Entering MASTER STATE", 10 * S);
@@ -207,7 +214,11 @@ virtual_server 192.0.2.144 80 {{
         assert_ran_as(&out, kind, uid, gid, user, home);
     }
     // Nothing here runs as root, so no script is insecure.
-    assert!(!k.log().contains("There are insecure scripts"), "{}", k.log());
+    assert!(
+        !k.log().contains("There are insecure scripts"),
+        "{}",
+        k.log()
+    );
 }
 
 // enable_script_security: a root script in a file its (non-root) group may
@@ -349,8 +360,14 @@ vrrp_instance VI_1 {{
     let (id, _) = record(&out, "notify_backup", 10 * S);
     assert!(id.starts_with("uid=0 "), "{id}");
     std::thread::sleep(2 * S);
-    assert!(!out.join("vrrp_script").exists(), "ran with an unknown user");
-    assert!(!out.join("notify_master").exists(), "ran with an unknown user");
+    assert!(
+        !out.join("vrrp_script").exists(),
+        "ran with an unknown user"
+    );
+    assert!(
+        !out.join("notify_master").exists(),
+        "ran with an unknown user"
+    );
     assert!(
         k.log().contains("no-such-user-keel") && k.log().contains("disabl"),
         "{}",
@@ -441,7 +458,11 @@ fn planted_symlinks_and_fifos_at_dump_and_state_paths() {
     let replaced = wait_until(3 * S, Duration::from_millis(20), || {
         std::fs::symlink_metadata(&stats.0).is_ok_and(|m| m.is_file())
     });
-    assert!(replaced, "stats dump not written over the FIFO: {}", one.log());
+    assert!(
+        replaced,
+        "stats dump not written over the FIFO: {}",
+        one.log()
+    );
     // Now a FIFO at both, dumped again while the backup watches.
     plant_fifo(&data.0);
     plant_fifo(&stats.0);
@@ -457,7 +478,11 @@ fn planted_symlinks_and_fifos_at_dump_and_state_paths() {
     assert_eq!(meta.permissions().mode() & 0o777, 0o600);
     // The state file replaced its planted symlink.
     assert!(std::fs::symlink_metadata(&state).unwrap().is_file());
-    assert!(two.log().matches("Entering MASTER STATE").count() == 0, "{}", two.log());
+    assert!(
+        two.log().matches("Entering MASTER STATE").count() == 0,
+        "{}",
+        two.log()
+    );
     assert!(one.proc.is_running());
 }
 
@@ -488,7 +513,12 @@ fn planted_symlink_or_fifo_at_the_log_file_is_refused() {
         );
     }
     assert_eq!(std::fs::read_to_string(&precious).unwrap(), "keep me\n");
-    assert!(std::fs::symlink_metadata(&fifo).unwrap().file_type().is_fifo());
+    assert!(
+        std::fs::symlink_metadata(&fifo)
+            .unwrap()
+            .file_type()
+            .is_fifo()
+    );
 }
 
 use std::os::unix::fs::FileTypeExt;
