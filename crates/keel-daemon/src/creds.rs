@@ -133,6 +133,8 @@ struct Rules {
     verdicts: Mutex<HashMap<Key, Option<Allowed>>>,
     any_script: AtomicBool,
     any_insecure: AtomicBool,
+    /// The default user is `keepalived_script` (not `script_user`).
+    keepalived_script: bool,
 }
 
 /// Why a path is unsafe for a root script.
@@ -157,19 +159,13 @@ impl Rules {
                 }
             },
             None => match Credentials::default_script_user() {
-                Some(c) => {
-                    tracing::info!(
-                        "Setting default script user to '{DEFAULT_SCRIPT_USER}', uid:gid {}:{}",
-                        c.uid,
-                        c.gid
-                    );
-                    DefaultUser::User(c)
-                }
+                Some(c) => DefaultUser::User(c),
                 None => DefaultUser::Root,
             },
         };
         Rules {
             security: g.enable_script_security,
+            keepalived_script: g.script_user.is_none() && matches!(default, DefaultUser::User(_)),
             default,
             shell: default_shell(),
             verdicts: Mutex::new(HashMap::new()),
@@ -180,6 +176,7 @@ impl Rules {
 
     fn empty() -> Rules {
         Rules {
+            keepalived_script: false,
             security: true,
             default: DefaultUser::Unresolved(String::new()),
             shell: default_shell(),
@@ -199,6 +196,13 @@ impl Rules {
     /// keepalived's start-up summary when scripts run without
     /// `enable_script_security`.
     fn log_summary(&self) {
+        if let (DefaultUser::User(c), true) = (&self.default, self.keepalived_script) {
+            tracing::info!(
+                "Setting default script user to '{DEFAULT_SCRIPT_USER}', uid:gid {}:{}",
+                c.uid,
+                c.gid
+            );
+        }
         if self.default == DefaultUser::Root && self.any_script.load(Ordering::Relaxed) {
             tracing::warn!(
                 "WARNING - default user '{DEFAULT_SCRIPT_USER}' for script execution does not exist - please create."
@@ -340,6 +344,46 @@ pub fn probe_context(ctx: &crate::lvs::LvsContext) -> ProbeContext {
     ProbeContext {
         scripts: Arc::new(MiscExec::new(Arc::clone(&ctx.scripts), runner)),
         ..ProbeContext::default()
+    }
+}
+
+/// keepalived's `startup_script` / `shutdown_script SCRIPT [user [group]]`
+/// (kept verbatim by the config model) and its `*_timeout` (default 10 s).
+pub fn lifecycle_script(cfg: &Config, keyword: &str) -> Option<(ScriptCfg, Duration)> {
+    let other = &cfg.global_defs.other;
+    let st = other.iter().find(|r| r.keyword == keyword)?;
+    let command = st.args.first()?.clone();
+    let timeout = other
+        .iter()
+        .find(|r| r.keyword == format!("{keyword}_timeout"))
+        .and_then(|r| r.args.first())
+        .and_then(|a| a.parse::<u64>().ok())
+        .map_or(LIFECYCLE_TIMEOUT, Duration::from_secs);
+    let script = ScriptCfg {
+        command,
+        user: st.args.get(1).cloned(),
+        group: st.args.get(2).cloned(),
+    };
+    Some((script, timeout))
+}
+
+/// keepalived's default `startup_script_timeout`/`shutdown_script_timeout`.
+pub const LIFECYCLE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Runs `startup_script` or `shutdown_script` if configured, through the
+/// same rules as every other script, and waits for it (keepalived does).
+pub async fn run_lifecycle_script(cfg: &Config, keyword: &str, runner: &ScriptRunner) {
+    let Some((script, timeout)) = lifecycle_script(cfg, keyword) else {
+        return;
+    };
+    let rules = Rules::from_config(cfg);
+    let Some(mut a) = rules.allow(&script) else {
+        return;
+    };
+    a.options.timeout = Some(timeout);
+    let outcome = runner.run(&a.script, &[], &a.options).await;
+    if !outcome.success() {
+        tracing::warn!("{keyword} {} {outcome}", a.script.line());
     }
 }
 

@@ -449,6 +449,7 @@ async fn services(opts: DaemonOptions, cfg: Arc<Config>, run_vrrp: bool) -> i32 
             return 1;
         }
     };
+    crate::creds::run_lifecycle_script(&cfg, "startup_script", &ScriptRunner::default()).await;
     let (svc_tx, mut svc_rx) = mpsc::unbounded_channel();
     // Only the VRRP thread holds the sender, so its death closes the channel
     // and stops the daemon instead of leaving it running without VRRP.
@@ -534,6 +535,7 @@ async fn services(opts: DaemonOptions, cfg: Arc<Config>, run_vrrp: bool) -> i32 
     if let Some(t) = thread {
         let _ = tokio::task::spawn_blocking(move || t.join()).await;
     }
+    crate::creds::run_lifecycle_script(&svc.cfg, "shutdown_script", &svc.runner).await;
     0
 }
 

@@ -124,7 +124,8 @@ fn assert_ran_as(out: &Path, kind: &str, uid: u32, gid: u32, user: &str, home: &
 
 // Every script kind (vrrp_script, notify_master, generic notify,
 // notify_fifo_script, vrrp_notify_fifo_script, lvs_notify_fifo_script,
-// MISC_CHECK, real server notify_up, quorum_up) runs as its user: its own
+// MISC_CHECK, real server notify_up, quorum_up, startup_script and
+// shutdown_script) runs as its user: its own
 // `user`, else `script_user`, with keepalived's clean environment.
 #[test]
 fn every_script_kind_runs_as_its_user_with_a_clean_environment() {
@@ -144,6 +145,9 @@ fn every_script_kind_runs_as_its_user_with_a_clean_environment() {
     vrrp_notify_fifo_script \"{rec} vrrp_notify_fifo_script\" daemon
     lvs_notify_fifo {lf}
     lvs_notify_fifo_script \"{rec} lvs_notify_fifo_script\"
+    startup_script \"{rec} startup_script\" daemon
+    shutdown_script \"{rec} shutdown_script\"
+    shutdown_script_timeout 5
 }}
 vrrp_script chk {{
     script \"{rec} vrrp_script\"
@@ -210,9 +214,17 @@ virtual_server 192.0.2.144 80 {{
         ("misc_check", nobody),
         ("notify_up", daemon),
         ("quorum_up", nobody),
+        ("startup_script", daemon),
     ] {
         assert_ran_as(&out, kind, uid, gid, user, home);
     }
+    k.proc.kill(LabSignal::SIGTERM).unwrap();
+    assert!(
+        k.proc.wait_timeout(10 * S).unwrap().is_some(),
+        "keel did not stop"
+    );
+    let (user, home, uid, gid) = nobody;
+    assert_ran_as(&out, "shutdown_script", uid, gid, user, home);
     // Nothing here runs as root, so no script is insecure.
     assert!(
         !k.log().contains("There are insecure scripts"),
@@ -274,6 +286,64 @@ vrrp_instance VI_1 {{
     assert!(!out.join("vrrp_script").exists(), "refused script ran");
     assert!(!out.join("notify_master").exists(), "refused script ran");
     assert!(!k.log().contains("Entering MASTER STATE"), "{}", k.log());
+}
+
+// Paths are checked again at reload: a script someone made group-writable
+// since the start is refused from then on.
+#[test]
+fn script_made_unsafe_is_refused_at_reload() {
+    let lab = Lab::new("scrrel").unwrap();
+    let one = lab.add_node("one", &["192.0.2.3/24"]).unwrap();
+    let (rec, out) = recorder(&lab);
+    let script = lab.dir().join("bin").join("chk");
+    std::fs::copy(&rec, &script).unwrap();
+    set_mode(&script, 0o755);
+    let conf = format!(
+        "global_defs {{
+    router_id one
+    enable_script_security
+    script_user root
+}}
+vrrp_script chk {{
+    script \"{s} vrrp_script\"
+    interval 1
+}}
+vrrp_instance VI_1 {{
+    state BACKUP
+    interface eth0
+    virtual_router_id 51
+    priority 100
+    advert_int 1
+    track_script {{
+        chk
+    }}
+    virtual_ipaddress {{
+        {VIP}
+    }}
+}}
+",
+        s = script.display()
+    );
+    let k = Keel::start(&lab, &one, &conf, &[], &[]);
+    let (id, _) = record(&out, "vrrp_script", 10 * S);
+    assert!(id.starts_with("uid=0 gid=0"), "{id}");
+    std::os::unix::fs::chown(&script, Some(0), Some(65534)).unwrap();
+    set_mode(&script, 0o775);
+    k.proc.kill(LabSignal::SIGHUP).unwrap();
+    k.wait_log(
+        &format!(
+            "Unsafe permissions found for script '{}' - disabling.",
+            script.display()
+        ),
+        5 * S,
+    );
+    k.wait_log("VRRP_Instance(VI_1) Entering FAULT STATE", 5 * S);
+    std::fs::remove_file(out.join("vrrp_script")).unwrap();
+    std::thread::sleep(3 * S);
+    assert!(
+        !out.join("vrrp_script").exists(),
+        "refused script ran after reload"
+    );
 }
 
 // Without enable_script_security the same script runs, with keepalived's
