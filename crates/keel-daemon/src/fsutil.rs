@@ -280,6 +280,30 @@ mod tests {
     }
 
     #[test]
+    fn create_new_never_follows_a_planted_symlink() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("precious");
+        std::fs::write(&target, "keep me").unwrap();
+        let path = dir.path().join("init");
+        std::os::unix::fs::symlink(&target, &path).unwrap();
+        assert!(create_new(&path, b"5\n", 0o644).is_err());
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "keep me");
+        // A dangling symlink is not created through either.
+        let dangling = dir.path().join("dangling");
+        std::os::unix::fs::symlink(dir.path().join("nowhere"), &dangling).unwrap();
+        assert!(create_new(&dangling, b"5\n", 0o644).is_err());
+        assert!(!dir.path().join("nowhere").exists());
+    }
+
+    #[test]
+    fn track_file_fifo_reads_as_zero_without_blocking() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("weight");
+        nix::unistd::mkfifo(&fifo, Mode::from_bits_truncate(0o600)).unwrap();
+        assert_eq!(crate::trackers::read_track_file(&fifo), 0);
+    }
+
+    #[test]
     fn umask_forms() {
         assert_eq!(parse_umask("022"), Some(0o022));
         assert_eq!(parse_umask("0077"), Some(0o077));

@@ -221,22 +221,27 @@ fn job_key(job: &NotifyJob) -> String {
     k
 }
 
-/// Counts a job in (`add`) or out of the waiting set; returns how many jobs
-/// of the same kind and in all were waiting before.
-fn count_waiting(w: &Waiting, key: &str, add: bool) -> (usize, usize) {
-    let Ok(mut m) = w.lock() else {
+/// How many jobs like `key`, and how many in all, are waiting.
+fn peek_waiting(w: &Waiting, key: &str) -> (usize, usize) {
+    let Ok(m) = w.lock() else {
         return (0, 0);
     };
-    let total: usize = m.values().sum();
+    (m.get(key).copied().unwrap_or(0), m.values().sum())
+}
+
+/// Counts a job in (`add`) or out of the waiting set.
+fn count_waiting(w: &Waiting, key: &str, add: bool) {
+    let Ok(mut m) = w.lock() else {
+        return;
+    };
     let same = m.get(key).copied().unwrap_or(0);
     if add {
-        *m.entry(key.to_string()).or_insert(0) += 1;
+        m.insert(key.to_string(), same + 1);
     } else if same <= 1 {
         m.remove(key);
     } else {
         m.insert(key.to_string(), same - 1);
     }
-    (same, total)
 }
 
 /// Per-target ordered queues over a shared [`ScriptRunner`]. Cheap to clone.
@@ -296,7 +301,7 @@ impl NotifyQueue {
             return JobHandle { rx };
         };
         if let Some(w) = workers.get(target) {
-            let (same, total) = count_waiting(&w.waiting, &key, false);
+            let (same, total) = peek_waiting(&w.waiting, &key);
             if (coalesce && same > 0) || total >= MAX_QUEUED_PER_TARGET {
                 if !coalesce {
                     tracing::warn!(

@@ -288,3 +288,54 @@ async fn mailer_never_blocks_the_caller_on_a_dead_server() {
     task.abort();
     hold.abort();
 }
+
+/// A server whose greeting never ends: `220-` continuation lines, one
+/// every `every`, forever.
+async fn endless_greeting(every: Duration) -> u16 {
+    use tokio::io::AsyncWriteExt;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        let (mut s, _) = listener.accept().await.unwrap();
+        let line = format!("220-{}\r\n", "x".repeat(400));
+        loop {
+            if s.write_all(line.as_bytes()).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(every).await;
+        }
+    });
+    port
+}
+
+// A reply that never ends is cut at 64 lines (RFC 5321 §4.5.3.1.5 caps a
+// line, EHLO needs a dozen): the alert fails instead of reading forever.
+#[tokio::test]
+async fn endless_reply_is_cut_off() {
+    let port = endless_greeting(Duration::ZERO).await;
+    let mut cfg = SmtpConfig::new("127.0.0.1", "lb1", "keel@lb1", vec!["a@b".into()]);
+    cfg.port = port;
+    cfg.connect_timeout = Duration::from_secs(5);
+    let start = Instant::now();
+    let e = send_alert(&cfg, &Alert::other("lb1", "x", "y"))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, MailError::Rejected { .. }), "{e}");
+    assert!(start.elapsed() < Duration::from_secs(2));
+}
+
+// Lines that each arrive within the timeout do not stretch the reply past
+// it: the whole reply has one deadline.
+#[tokio::test]
+async fn trickled_reply_fails_by_the_timeout() {
+    let port = endless_greeting(Duration::from_millis(50)).await;
+    let mut cfg = SmtpConfig::new("127.0.0.1", "lb1", "keel@lb1", vec!["a@b".into()]);
+    cfg.port = port;
+    cfg.connect_timeout = Duration::from_millis(400);
+    let start = Instant::now();
+    let e = send_alert(&cfg, &Alert::other("lb1", "x", "y"))
+        .await
+        .unwrap_err();
+    assert!(matches!(e, MailError::ReadTimeout(_)), "{e}");
+    assert!(start.elapsed() < Duration::from_secs(2));
+}

@@ -167,3 +167,48 @@ async fn shutdown_waits_for_queued_stop_notifies_then_kills_stragglers() {
     assert!(start.elapsed() < Duration::from_secs(5));
     assert_eq!(h.outcome().await, None);
 }
+
+// A flood of events cannot grow one instance's queue without end: past
+// MAX_QUEUED_PER_TARGET waiting jobs, more are dropped (their handles
+// report None).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_flooded_queue_is_bounded() {
+    use keel_daemon::notify::MAX_QUEUED_PER_TARGET;
+    let q = NotifyQueue::new(ScriptRunner::new(8));
+    let t = vi("VI_FLOOD");
+    let first = q.submit(&t, job("sleep 0.5", &[]));
+    let rest: Vec<_> = (0..MAX_QUEUED_PER_TARGET + 36)
+        .map(|i| q.submit(&t, job("true", &[&i.to_string()])))
+        .collect();
+    assert!(first.outcome().await.unwrap().success());
+    let mut ran = 0;
+    for h in rest {
+        if h.outcome().await.is_some() {
+            ran += 1;
+        }
+    }
+    assert!(
+        (MAX_QUEUED_PER_TARGET - 1..=MAX_QUEUED_PER_TARGET + 1).contains(&ran),
+        "{ran} jobs ran"
+    );
+}
+
+// master_rx_lower_pri style events: the same job submitted again while one
+// is still waiting is coalesced into it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn identical_waiting_jobs_are_coalesced() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("runs");
+    let q = NotifyQueue::new(ScriptRunner::new(8));
+    let t = vi("VI_RX");
+    let busy = q.submit(&t, job("sleep 0.3", &[]));
+    let line = format!("/bin/sh -c 'echo run >> {}'", out.display());
+    let handles: Vec<_> = (0..20)
+        .map(|_| q.submit_coalesced(&t, job(&line, &[])))
+        .collect();
+    assert!(busy.outcome().await.unwrap().success());
+    for h in handles {
+        let _ = h.outcome().await;
+    }
+    assert_eq!(std::fs::read_to_string(&out).unwrap().lines().count(), 1);
+}

@@ -445,6 +445,55 @@ vrrp_instance VI_1 {{
     );
 }
 
+// `-u` and global_defs `umask` set the mask keel and its scripts create
+// files with; `-u` wins.
+#[test]
+fn umask_flag_and_config_umask_apply() {
+    let lab = Lab::new("scrumask").unwrap();
+    let one = lab.add_node("one", &["192.0.2.3/24"]).unwrap();
+    let (rec, out) = recorder(&lab);
+    let conf = |umask: &str| {
+        format!(
+            "global_defs {{
+    router_id one
+    script_user root
+    {umask}
+}}
+vrrp_instance VI_1 {{
+    state BACKUP
+    interface eth0
+    virtual_router_id 51
+    priority 100
+    advert_int 1
+    notify_backup \"{rec} notify_backup\"
+    virtual_ipaddress {{
+        {VIP}
+    }}
+}}
+",
+            rec = rec.display()
+        )
+    };
+    let mode = |f: &Path| std::fs::metadata(f).unwrap().permissions().mode() & 0o777;
+    for (umask_line, flag, want) in [
+        ("umask 0027", None, 0o640),
+        ("umask 0027", Some("--umask=077"), 0o600),
+        ("umask IWGRP|IWOTH", None, 0o644),
+    ] {
+        let _ = std::fs::remove_file(out.join("notify_backup"));
+        let extra: Vec<&str> = flag.into_iter().collect();
+        let k = Keel::start(&lab, &one, &conf(umask_line), &[], &extra);
+        record(&out, "notify_backup", 10 * S);
+        assert_eq!(
+            mode(&out.join("notify_backup")),
+            want,
+            "{umask_line} {flag:?}"
+        );
+        k.proc.kill(LabSignal::SIGTERM).unwrap();
+        let _ = k.proc.wait_timeout(5 * S);
+    }
+}
+
 fn plant_symlink(at: &Path, target: &Path) {
     let _ = std::fs::remove_file(at);
     std::os::unix::fs::symlink(target, at).unwrap();
