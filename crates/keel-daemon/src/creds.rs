@@ -135,6 +135,10 @@ struct Rules {
     any_insecure: AtomicBool,
     /// The default user is `keepalived_script` (not `script_user`).
     keepalived_script: bool,
+    /// `set_supplementary_groups`: scripts keep their user's groups.
+    supplementary_groups: bool,
+    /// Name of the default user, for its group list.
+    default_name: Option<String>,
 }
 
 /// Why a path is unsafe for a root script.
@@ -164,6 +168,14 @@ impl Rules {
             },
         };
         Rules {
+            supplementary_groups: g
+                .other
+                .iter()
+                .any(|r| r.keyword == "set_supplementary_groups"),
+            default_name: match &g.script_user {
+                Some(u) => Some(u.user.clone()),
+                None => Some(DEFAULT_SCRIPT_USER.to_string()),
+            },
             security: g.enable_script_security,
             keepalived_script: g.script_user.is_none() && matches!(default, DefaultUser::User(_)),
             default,
@@ -176,6 +188,8 @@ impl Rules {
 
     fn empty() -> Rules {
         Rules {
+            supplementary_groups: false,
+            default_name: None,
             keepalived_script: false,
             security: true,
             default: DefaultUser::Unresolved(String::new()),
@@ -296,6 +310,11 @@ impl Rules {
             options: RunOptions {
                 credentials: creds,
                 timeout: None,
+                groups: if self.supplementary_groups {
+                    creds.and_then(|c| user_groups(s.user.as_deref(), &self.default_name, c))
+                } else {
+                    None
+                },
             },
         })
     }
@@ -385,6 +404,26 @@ pub async fn run_lifecycle_script(cfg: &Config, keyword: &str, runner: &ScriptRu
     if !outcome.success() {
         tracing::warn!("{keyword} {} {outcome}", a.script.line());
     }
+}
+
+/// The groups `user` (the script's own, else the default user) belongs
+/// to, as initgroups(3) would set them; `None` when they cannot be listed
+/// (the script then runs with none).
+fn user_groups(user: Option<&str>, default: &Option<String>, c: Credentials) -> Option<Arc<[u32]>> {
+    let name = user.map(str::to_string).or_else(|| default.clone())?;
+    // A numeric user has its name in the password database, if anywhere.
+    let name = match name.parse::<u32>() {
+        Ok(uid) => {
+            nix::unistd::User::from_uid(nix::unistd::Uid::from_raw(uid))
+                .ok()
+                .flatten()?
+                .name
+        }
+        Err(_) => name,
+    };
+    let cname = std::ffi::CString::new(name).ok()?;
+    let groups = nix::unistd::getgrouplist(&cname, nix::unistd::Gid::from_raw(c.gid)).ok()?;
+    Some(groups.into_iter().map(|g| g.as_raw()).collect())
 }
 
 /// Every script a configuration names.

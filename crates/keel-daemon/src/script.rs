@@ -367,6 +367,9 @@ pub struct RunOptions {
     pub credentials: Option<Credentials>,
     /// Kill the script's process group after this long; `None` waits forever.
     pub timeout: Option<Duration>,
+    /// The supplementary groups to run with (keepalived's
+    /// `set_supplementary_groups`); `None` drops them all.
+    pub groups: Option<Arc<[u32]>>,
 }
 
 impl RunOptions {
@@ -374,6 +377,7 @@ impl RunOptions {
         RunOptions {
             credentials: None,
             timeout: Some(timeout),
+            groups: None,
         }
     }
 }
@@ -598,9 +602,16 @@ pub async fn run_script(
     if let Some(c) = options.credentials
         && c != Credentials::current()
     {
-        // std drops the supplementary groups (setgroups(0)), then sets the
-        // gid, then the uid, in the child before exec.
-        cmd.uid(c.uid).gid(c.gid);
+        match &options.groups {
+            Some(groups) => {
+                keel_linux::creds::switch_user_on_exec(cmd.as_std_mut(), c.uid, c.gid, groups)
+            }
+            // std drops the supplementary groups (setgroups(0)), then sets
+            // the gid, then the uid, in the child before exec.
+            None => {
+                cmd.uid(c.uid).gid(c.gid);
+            }
+        }
     }
 
     let mut child = match cmd.spawn() {

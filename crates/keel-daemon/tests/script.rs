@@ -193,6 +193,7 @@ async fn runs_as_the_configured_user() {
     let opts = RunOptions {
         credentials: Some(nobody),
         timeout: Some(Duration::from_secs(10)),
+        groups: None,
     };
     let o = runner().run(&script, &[], &opts).await;
     if Credentials::current().uid == 0 {
@@ -232,6 +233,7 @@ async fn default_runner_runs_two_hundred_scripts_at_once() {
     let opts = RunOptions {
         credentials: None,
         timeout: Some(Duration::from_secs(30)),
+        groups: None,
     };
     let r = ScriptRunner::default();
     let start = Instant::now();

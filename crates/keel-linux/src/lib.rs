@@ -12,11 +12,14 @@
 //!   RLIMIT_RTTIME and RLIMIT_NOFILE; [`PreciseTimer`]: a timerfd-based
 //!   async timer without tokio's millisecond rounding.
 //!
+//! * [`creds`]: a child process switched to a script's user and groups.
+//!
 //! Everything acts on the network namespace of the calling thread at the
 //! time the object is created.
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod creds;
 pub mod error;
 pub mod iface;
 pub mod monitor;

@@ -233,6 +233,76 @@ virtual_server 192.0.2.144 80 {{
     );
 }
 
+/// uid, primary gid and all groups of `user` from `id`, if it exists.
+fn id_of(user: &str) -> Option<(u32, u32, String)> {
+    let q = |flag: &str| {
+        let o = std::process::Command::new("id")
+            .arg(flag)
+            .arg(user)
+            .output()
+            .ok()?;
+        o.status
+            .success()
+            .then(|| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    Some((q("-u")?.parse().ok()?, q("-g")?.parse().ok()?, q("-G")?))
+}
+
+// Supplementary groups are dropped unless `set_supplementary_groups` asks
+// for the user's own (initgroups), which are then set before gid and uid.
+#[test]
+fn supplementary_groups_only_with_set_supplementary_groups() {
+    // A user with a supplementary group: postgres (in ssl-cert) where
+    // installed; elsewhere there is nothing to show.
+    let user = "postgres";
+    let Some((uid, gid, all)) = id_of(user).filter(|(_, _, g)| g.contains(' ')) else {
+        eprintln!("no user with supplementary groups here; skipped");
+        return;
+    };
+    let lab = Lab::new("scrgrp").unwrap();
+    let one = lab.add_node("one", &["192.0.2.3/24"]).unwrap();
+    let (rec, out) = recorder(&lab);
+    let conf = |extra: &str| {
+        format!(
+            "global_defs {{
+    router_id one
+    script_user {user}
+    {extra}
+}}
+vrrp_instance VI_1 {{
+    state BACKUP
+    interface eth0
+    virtual_router_id 51
+    priority 100
+    advert_int 1
+    notify_backup \"{rec} notify_backup\"
+    virtual_ipaddress {{
+        {VIP}
+    }}
+}}
+",
+            rec = rec.display()
+        )
+    };
+    for (extra, groups) in [
+        ("", gid.to_string()),
+        ("set_supplementary_groups", all.clone()),
+    ] {
+        let _ = std::fs::remove_file(out.join("notify_backup"));
+        let k = Keel::start(&lab, &one, &conf(extra), &[], &[]);
+        let (id, _) = record(&out, "notify_backup", 10 * S);
+        let mut want: Vec<&str> = groups.split(' ').collect();
+        want.sort();
+        let line = format!("uid={uid} gid={gid} groups=");
+        assert!(id.starts_with(&line), "{extra}: {id}");
+        let mut got: Vec<&str> = id[line.len()..].split(' ').collect();
+        got.sort();
+        assert_eq!(got, want, "{extra}: {id}");
+        k.proc.kill(LabSignal::SIGTERM).unwrap();
+        let _ = k.proc.wait_timeout(5 * S);
+    }
+}
+
 // enable_script_security: a root script in a file its (non-root) group may
 // write is refused with keepalived's wording and never run; its tracking
 // counts as failed (FAULT), not as ignored.
