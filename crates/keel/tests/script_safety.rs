@@ -191,6 +191,11 @@ virtual_server 192.0.2.144 80 {{
     );
     let lvs_state = lab.dir().join("lvs.json").display().to_string();
     let vrrp_state = lab.dir().join("vrrp.json").display().to_string();
+    // The state file's old fixed temp name, planted as a link: the writer
+    // uses unpredictable names and never follows one.
+    let precious = lab.dir().join("precious");
+    std::fs::write(&precious, "keep me\n").unwrap();
+    std::os::unix::fs::symlink(&precious, lab.dir().join("lvs.json.tmp")).unwrap();
     let k = Keel::start(
         &lab,
         &one,
@@ -218,6 +223,12 @@ virtual_server 192.0.2.144 80 {{
     ] {
         assert_ran_as(&out, kind, uid, gid, user, home);
     }
+    let state = lab.dir().join("lvs.json");
+    let written = wait_until(5 * S, Duration::from_millis(50), || {
+        std::fs::read_to_string(&state).is_ok_and(|s| s.contains("192.0.2.144"))
+    });
+    assert!(written, "no LVS state file");
+    assert_eq!(std::fs::read_to_string(&precious).unwrap(), "keep me\n");
     k.proc.kill(LabSignal::SIGTERM).unwrap();
     assert!(
         k.proc.wait_timeout(10 * S).unwrap().is_some(),
