@@ -67,7 +67,8 @@ pub struct ScriptPolicy {
 }
 
 impl ScriptPolicy {
-    /// The rules `cfg` asks for; logs the default-user warnings.
+    /// The rules `cfg` asks for (scripts are checked, and verdicts logged,
+    /// by [`ScriptPolicy::check_all`] or on first use).
     pub fn from_config(cfg: &Config) -> ScriptPolicy {
         ScriptPolicy {
             rules: Mutex::new(Arc::new(Rules::from_config(cfg))),
@@ -293,7 +294,7 @@ impl Rules {
                         program.display()
                     );
                     tracing::error!(
-                        "SECURITY VIOLATION - script '{}' disabled: {} is writable by a non-root user",
+                        "SECURITY VIOLATION - script '{}' disabled: {} is not owned by root or is writable by others",
                         script.line(),
                         u.component.display()
                     );
