@@ -250,3 +250,60 @@ async fn default_runner_runs_two_hundred_scripts_at_once() {
     let took = start.elapsed();
     assert!(took < Duration::from_secs(4), "200 scripts took {took:?}");
 }
+
+// A runner's default timeout applies to scripts run without one (the
+// notify/LVS runner uses it so a hung script cannot keep its slot).
+#[tokio::test]
+async fn runner_default_timeout_kills_a_script_without_its_own() {
+    let r = ScriptRunner::new(2).with_default_timeout(Duration::from_millis(200));
+    let start = Instant::now();
+    let o = r
+        .run(
+            &Script::parse("sleep 5").unwrap(),
+            &[],
+            &RunOptions::default(),
+        )
+        .await;
+    assert!(matches!(o, ScriptOutcome::TimedOut { .. }), "{o:?}");
+    assert!(start.elapsed() < Duration::from_secs(2));
+}
+
+// Scripts get a clean environment: the daemon's variables stay out.
+#[tokio::test]
+async fn scripts_get_a_clean_environment() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("env");
+    let line = format!("env > {}", out.display());
+    let o = runner()
+        .run(&Script::parse(&line).unwrap(), &[], &RunOptions::default())
+        .await;
+    assert!(o.success(), "{o:?}");
+    let env = std::fs::read_to_string(&out).unwrap();
+    let keys: Vec<&str> = env
+        .lines()
+        .filter_map(|l| l.split_once('=').map(|(k, _)| k))
+        .collect();
+    for k in &keys {
+        assert!(
+            [
+                "PATH",
+                "HOME",
+                "USER",
+                "LOGNAME",
+                "SHELL",
+                "LANG",
+                "LC_ALL",
+                "LC_CTYPE",
+                "LC_MESSAGES",
+                "TZ",
+                "PWD",
+                "SHLVL",
+                "_",
+                "OLDPWD"
+            ]
+            .contains(k),
+            "unexpected variable {k} in {env}"
+        );
+    }
+    assert!(env.contains("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin\n"));
+}
