@@ -206,3 +206,22 @@ async fn notify_fifo_script_gets_the_path_and_dies_with_the_fifo() {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+// The FIFO keel creates is handed to its configured owner through the
+// descriptor it opened (never by path, which may have been swapped for a
+// link meanwhile), with keepalived's 0644 whatever the umask.
+#[test]
+fn created_fifo_is_given_to_its_owner() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    if nix::unistd::Uid::effective().as_raw() != 0 {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("owned.fifo");
+    let nobody = keel_daemon::script::Credentials::lookup("nobody", None).unwrap();
+    let fifo = NotifyFifo::open(&path, Some(nobody)).unwrap();
+    let m = std::fs::metadata(&path).unwrap();
+    assert_eq!((m.uid(), m.gid()), (nobody.uid, nobody.gid));
+    assert_eq!(m.permissions().mode() & 0o777, 0o644);
+    drop(fifo);
+}
