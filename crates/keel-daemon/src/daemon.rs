@@ -31,6 +31,25 @@ use crate::vrrp::{self, EngineMsg, ServiceMsg};
 pub const DATA_FILE: &str = "/tmp/keepalived.data";
 /// Where SIGUSR2 writes the statistics (keepalived's path).
 pub const STATS_FILE: &str = "/tmp/keepalived.stats";
+/// Where TDATA writes the list of keel's threads.
+pub const TDATA_FILE: &str = "/tmp/keepalived.tdata";
+
+/// The signal number keepalived's `--signum=NAME` prints: the same numbers,
+/// so `kill -$(keepalived --signum=JSON) PID` works on keel. The real-time
+/// ones are relative to the C library's SIGRTMIN/SIGRTMAX, as keepalived's.
+pub fn signum(name: &str) -> Option<i32> {
+    use nix::libc;
+    Some(match name {
+        "STOP" => libc::SIGTERM,
+        "RELOAD" => libc::SIGHUP,
+        "DATA" => libc::SIGUSR1,
+        "STATS" => libc::SIGUSR2,
+        "STATS_CLEAR" => libc::SIGRTMAX() - 1,
+        "JSON" => libc::SIGRTMIN() + 2,
+        "TDATA" => libc::SIGRTMAX(),
+        _ => return None,
+    })
+}
 
 /// Notify and LVS scripts running at once; more wait for a slot.
 const NOTIFY_MAX_CONCURRENT: usize = 64;
@@ -45,8 +64,8 @@ pub struct DaemonOptions {
     pub config_file: PathBuf,
     /// `-i`: matched by `@ID` lines; default the short host name.
     pub config_id: Option<String>,
-    /// `-n`. keel never forks; without it the daemon still runs in the
-    /// foreground (service managers run it with `-n` anyway).
+    /// `-n`. Without it the daemon detaches as keepalived does: the
+    /// calling process exits 0 and a child in a new session runs on.
     pub foreground: bool,
     /// `-l -D -G -g -S`.
     pub log: LogOptions,
@@ -68,9 +87,12 @@ pub struct DaemonOptions {
     pub dont_release_vrrp: bool,
     /// `-I`: leave the load-balancer table in place at stop.
     pub dont_release_ipvs: bool,
-    /// `-u`: the umask, before anything is created; wins over the
-    /// configuration's `umask`.
+    /// `-s`: run in this network namespace (overrides `net_namespace`).
+    pub namespace: Option<String>,
+    /// `-u`: file creation mask (overrides global_defs `umask`).
     pub umask: Option<u32>,
+    /// `--ignore-sigint`.
+    pub ignore_sigint: bool,
 }
 
 impl DaemonOptions {
@@ -90,7 +112,9 @@ impl DaemonOptions {
             release_vips: false,
             dont_release_vrrp: false,
             dont_release_ipvs: false,
+            namespace: None,
             umask: None,
+            ignore_sigint: false,
         }
     }
 }
@@ -106,6 +130,14 @@ pub enum DaemonError {
     PidFile(#[from] pidfile::PidFileError),
     #[error("cannot start a runtime: {0}")]
     Runtime(#[source] std::io::Error),
+    #[error("network namespace {name}: {source}")]
+    Namespace {
+        name: String,
+        #[source]
+        source: keel_linux::LinuxError,
+    },
+    #[error("cannot run in the background: {0}")]
+    Daemonize(#[source] keel_linux::LinuxError),
 }
 
 fn short_hostname() -> String {
@@ -135,11 +167,35 @@ pub fn load(path: &Path, config_id: Option<&str>) -> Result<Config, keel_config:
     Ok(cfg)
 }
 
+/// The steps that act on the whole process and so must come before any
+/// thread starts: the network namespace, the umask and detaching. They read
+/// the configuration once, quietly; an unreadable one fails here, in the
+/// foreground, where the caller sees it.
+fn prepare_process(opts: &DaemonOptions) -> Result<(), DaemonError> {
+    let opts_pp = PreprocessOptions {
+        config_id: opts.config_id.clone().unwrap_or_else(short_hostname),
+        env: std::env::vars().collect(),
+        ..PreprocessOptions::default()
+    };
+    let (cfg, _) = keel_config::load_config(&opts.config_file, &FsSource, &opts_pp)?;
+    if let Some(ns) = opts.namespace.as_deref().or(cfg.net_namespace()) {
+        keel_linux::enter_netns(ns).map_err(|source| DaemonError::Namespace {
+            name: ns.to_string(),
+            source,
+        })?;
+    }
+    if let Some(mask) = opts.umask.or(cfg.umask()) {
+        keel_linux::set_umask(mask);
+    }
+    if !opts.foreground {
+        keel_linux::daemonize().map_err(DaemonError::Daemonize)?;
+    }
+    Ok(())
+}
+
 /// Runs the daemon until SIGTERM/SIGINT; returns the exit code.
 pub fn run(opts: DaemonOptions) -> Result<i32, DaemonError> {
-    if let Some(m) = opts.umask {
-        crate::fsutil::set_umask(m);
-    }
+    prepare_process(&opts)?;
     if opts.init_logging {
         logging::init(&opts.log)?;
     }
@@ -151,20 +207,22 @@ pub fn run(opts: DaemonOptions) -> Result<i32, DaemonError> {
             return Err(e.into());
         }
     };
-    if opts.umask.is_none() {
-        apply_config_umask(&cfg);
+    if let Some(ns) = opts.namespace.as_deref().or(cfg.net_namespace()) {
+        tracing::info!("Running in network namespace {ns}");
     }
+    let pid_dir = cfg.use_pid_dir();
+    let pid_instance = cfg.instance_name();
     let main_pid = opts
         .pid_file
         .clone()
-        .unwrap_or_else(|| pidfile::default_path(PidKind::Main, false, None));
+        .unwrap_or_else(|| pidfile::default_path(PidKind::Main, pid_dir, pid_instance));
     let _main_pid = PidFile::create(&main_pid)?;
     let run_vrrp = !opts.check_only;
     let _vrrp_pid = if run_vrrp {
         let p = opts
             .vrrp_pid_file
             .clone()
-            .unwrap_or_else(|| pidfile::default_path(PidKind::Vrrp, false, None));
+            .unwrap_or_else(|| pidfile::default_path(PidKind::Vrrp, pid_dir, pid_instance));
         Some(PidFile::create(&p)?)
     } else {
         None
@@ -186,21 +244,6 @@ pub fn run(opts: DaemonOptions) -> Result<i32, DaemonError> {
     let code = rt.block_on(services(opts, cfg, run_vrrp));
     tracing::info!("Stopped");
     Ok(code)
-}
-
-/// global_defs `umask` (kept verbatim by the config model).
-fn apply_config_umask(cfg: &Config) {
-    let Some(st) = cfg.global_defs.other.iter().find(|r| r.keyword == "umask") else {
-        return;
-    };
-    let text = st.args.join("");
-    match crate::fsutil::parse_umask(&text) {
-        Some(m) => {
-            crate::fsutil::set_umask(m);
-            tracing::debug!("umask {m:03o}");
-        }
-        None => tracing::warn!("umask {text:?} is not a valid mask; ignored"),
-    }
 }
 
 /// Notify and mail settings derived from the configuration.
@@ -442,7 +485,7 @@ fn notify_state(s: State) -> Option<NotifyState> {
 
 async fn services(opts: DaemonOptions, cfg: Arc<Config>, run_vrrp: bool) -> i32 {
     let sd = SdNotify::from_env();
-    let mut signals = match Signals::new() {
+    let mut signals = match Signals::new(opts.ignore_sigint) {
         Ok(s) => s,
         Err(e) => {
             tracing::error!("cannot install signal handlers: {e}");
@@ -486,6 +529,7 @@ async fn services(opts: DaemonOptions, cfg: Arc<Config>, run_vrrp: bool) -> i32 
             },
             sig = signals.next() => match sig {
                 Sig::Stop => break,
+                Sig::Ignored => {}
                 Sig::Reload => {
                     let _ = sd.reloading();
                     match load(&opts.config_file, opts.config_id.as_deref()) {
@@ -507,6 +551,13 @@ async fn services(opts: DaemonOptions, cfg: Arc<Config>, run_vrrp: bool) -> i32 
                 }
                 Sig::Data => { let _ = engine.send(EngineMsg::DumpData(PathBuf::from(DATA_FILE))); }
                 Sig::Stats => { let _ = engine.send(EngineMsg::DumpStats(PathBuf::from(STATS_FILE))); }
+                Sig::Json => dump_json(&engine, &svc.cfg).await,
+                Sig::StatsClear => {
+                    tracing::info!("Clearing statistics");
+                    let (reply, _) = oneshot::channel();
+                    let _ = engine.send(EngineMsg::Snapshot { clear_stats: true, reply });
+                }
+                Sig::ThreadDump => write_thread_dump(Path::new(TDATA_FILE)),
                 Sig::CpuOverrun => vrrp::priority::demote_after_overrun(),
             },
         }
@@ -562,10 +613,9 @@ fn start_lvs(
         state_file: crate::lvs::state_path(),
     };
     let lvs = crate::lvs::Lvs::start(cfg, ctx).ok().flatten()?;
-    let path = opts
-        .checkers_pid_file
-        .clone()
-        .unwrap_or_else(|| pidfile::default_path(PidKind::Checkers, false, None));
+    let path = opts.checkers_pid_file.clone().unwrap_or_else(|| {
+        pidfile::default_path(PidKind::Checkers, cfg.use_pid_dir(), cfg.instance_name())
+    });
     let pid = match PidFile::create(&path) {
         Ok(p) => Some(p),
         Err(e) => {
@@ -584,30 +634,45 @@ fn notify_ready(sd: &SdNotify) {
 
 enum Sig {
     Stop,
+    /// SIGINT with `--ignore-sigint`.
+    Ignored,
     Reload,
     Data,
     Stats,
+    Json,
+    StatsClear,
+    ThreadDump,
     /// SIGXCPU: the real-time VRRP thread ran past RLIMIT_RTTIME.
     CpuOverrun,
 }
 
 struct Signals {
+    ignore_sigint: bool,
     term: tokio::signal::unix::Signal,
     int: tokio::signal::unix::Signal,
     hup: tokio::signal::unix::Signal,
     usr1: tokio::signal::unix::Signal,
     usr2: tokio::signal::unix::Signal,
+    json: tokio::signal::unix::Signal,
+    stats_clear: tokio::signal::unix::Signal,
+    tdata: tokio::signal::unix::Signal,
     xcpu: tokio::signal::unix::Signal,
 }
 
 impl Signals {
-    fn new() -> std::io::Result<Signals> {
+    fn new(ignore_sigint: bool) -> std::io::Result<Signals> {
         Ok(Signals {
+            ignore_sigint,
             term: signal(SignalKind::terminate())?,
             int: signal(SignalKind::interrupt())?,
             hup: signal(SignalKind::hangup())?,
             usr1: signal(SignalKind::user_defined1())?,
             usr2: signal(SignalKind::user_defined2())?,
+            // Unhandled, a real-time signal terminates the process: these
+            // must be caught before anyone can send them.
+            json: signal(SignalKind::from_raw(rt_signum("JSON")))?,
+            stats_clear: signal(SignalKind::from_raw(rt_signum("STATS_CLEAR")))?,
+            tdata: signal(SignalKind::from_raw(rt_signum("TDATA")))?,
             // Caught, SIGXCPU no longer kills the daemon: the overrunning
             // thread is demoted instead.
             xcpu: signal(SignalKind::from_raw(
@@ -619,11 +684,69 @@ impl Signals {
     async fn next(&mut self) -> Sig {
         tokio::select! {
             _ = self.term.recv() => Sig::Stop,
-            _ = self.int.recv() => Sig::Stop,
+            _ = self.int.recv() => if self.ignore_sigint { Sig::Ignored } else { Sig::Stop },
             _ = self.hup.recv() => Sig::Reload,
             _ = self.usr1.recv() => Sig::Data,
             _ = self.usr2.recv() => Sig::Stats,
+            _ = self.json.recv() => Sig::Json,
+            _ = self.stats_clear.recv() => Sig::StatsClear,
+            _ = self.tdata.recv() => Sig::ThreadDump,
             _ = self.xcpu.recv() => Sig::CpuOverrun,
         }
+    }
+}
+
+fn rt_signum(name: &str) -> i32 {
+    // The three names are in the table; the fallback is never used.
+    signum(name).unwrap_or(nix::libc::SIGRTMAX())
+}
+
+/// JSON: a fresh snapshot from the VRRP thread, written here so the file
+/// system never delays an advert.
+async fn dump_json(engine: &mpsc::UnboundedSender<EngineMsg>, cfg: &Config) {
+    let (reply, rx) = oneshot::channel();
+    if engine
+        .send(EngineMsg::Snapshot {
+            clear_stats: false,
+            reply,
+        })
+        .is_err()
+    {
+        return;
+    }
+    match tokio::time::timeout(Duration::from_secs(2), rx).await {
+        Ok(Ok(snap)) => {
+            let path = Path::new(crate::dump_json::JSON_FILE);
+            if let Err(e) = crate::dump_json::write(path, &snap, cfg) {
+                tracing::warn!("Can't open {} ({e})", path.display());
+            }
+        }
+        _ => tracing::warn!("JSON dump: no answer from the VRRP thread"),
+    }
+}
+
+/// TDATA: keepalived dumps its event threads; keel lists its OS threads
+/// (name and state), which is what one looks at for a stuck daemon.
+fn write_thread_dump(path: &Path) {
+    let mut out = String::new();
+    if let Ok(dir) = std::fs::read_dir("/proc/self/task") {
+        let mut tids: Vec<_> = dir.flatten().map(|e| e.path()).collect();
+        tids.sort();
+        for t in tids {
+            let comm = std::fs::read_to_string(t.join("comm")).unwrap_or_default();
+            let state = std::fs::read_to_string(t.join("status"))
+                .ok()
+                .and_then(|s| {
+                    s.lines()
+                        .find(|l| l.starts_with("State:"))
+                        .map(|l| l.trim_start_matches("State:").trim().to_string())
+                })
+                .unwrap_or_default();
+            let tid = t.file_name().and_then(|n| n.to_str()).unwrap_or("?");
+            out.push_str(&format!("{tid} {} {state}\n", comm.trim()));
+        }
+    }
+    if let Err(e) = std::fs::write(path, out) {
+        tracing::warn!("cannot write {}: {e}", path.display());
     }
 }

@@ -196,42 +196,6 @@ pub fn write_in_background(path: PathBuf, text: String, mode: u32) {
     }
 }
 
-/// Applies a umask (keepalived's `-u` and global `umask`); returns the old.
-pub fn set_umask(mask: u32) -> u32 {
-    nix::sys::stat::umask(Mode::from_bits_truncate(mask & 0o777)).bits()
-}
-
-/// Parses a umask as keepalived takes it: octal (`022`, `0o22`) or
-/// symbolic `IWGRP|IWOTH` names.
-pub fn parse_umask(s: &str) -> Option<u32> {
-    let s = s.trim();
-    if s.is_empty() {
-        return None;
-    }
-    if s.chars().all(|c| c.is_ascii_digit()) {
-        return u32::from_str_radix(s, 8).ok().filter(|m| *m <= 0o777);
-    }
-    if let Some(o) = s.strip_prefix("0o") {
-        return u32::from_str_radix(o, 8).ok().filter(|m| *m <= 0o777);
-    }
-    let mut mask = 0;
-    for part in s.split('|') {
-        mask |= match part.trim() {
-            "IRUSR" => 0o400,
-            "IWUSR" => 0o200,
-            "IXUSR" => 0o100,
-            "IRGRP" => 0o040,
-            "IWGRP" => 0o020,
-            "IXGRP" => 0o010,
-            "IROTH" => 0o004,
-            "IWOTH" => 0o002,
-            "IXOTH" => 0o001,
-            _ => return None,
-        };
-    }
-    Some(mask)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -303,12 +267,4 @@ mod tests {
         assert_eq!(crate::trackers::read_track_file(&fifo), 0);
     }
 
-    #[test]
-    fn umask_forms() {
-        assert_eq!(parse_umask("022"), Some(0o022));
-        assert_eq!(parse_umask("0077"), Some(0o077));
-        assert_eq!(parse_umask("IWGRP|IWOTH"), Some(0o022));
-        assert_eq!(parse_umask("999"), None);
-        assert_eq!(parse_umask("bogus"), None);
-    }
 }

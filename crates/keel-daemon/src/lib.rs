@@ -18,12 +18,14 @@
 //! - [`vrrp`]: the VRRP runtime (engine, sockets, netlink) on its own thread.
 //! - [`trackers`]: `vrrp_script`, `track_file` and `vrrp_track_process` drivers.
 //! - [`lvs`]: the load balancer (health checkers driving IPVS or nftables).
+//! - [`dump_json`]: keepalived's JSON dump (`--signum=JSON`).
 //! - [`daemon`]: the whole daemon; [`run`] is its entry point.
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod creds;
 pub mod daemon;
+pub mod dump_json;
 pub mod fifo;
 pub mod fsutil;
 pub mod logging;

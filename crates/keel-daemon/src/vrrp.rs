@@ -54,6 +54,12 @@ pub enum EngineMsg {
     DumpData(PathBuf),
     /// Write the statistics dump (SIGUSR2).
     DumpStats(PathBuf),
+    /// A fresh status snapshot (for the JSON dump); counters are zeroed
+    /// after it is taken when `clear_stats` (STATS_CLEAR).
+    Snapshot {
+        clear_stats: bool,
+        reply: oneshot::Sender<status::VrrpStatus>,
+    },
     /// Graceful stop: priority-0 adverts, VIPs removed unless `release` is
     /// false (`-V`), STOP notifies. `done` fires once all of that was done.
     Shutdown {
@@ -310,6 +316,12 @@ impl Runtime {
             }
             EngineMsg::DumpData(path) => self.write_file(path, self.dump_data()),
             EngineMsg::DumpStats(path) => self.write_file(path, self.dump_stats()),
+            EngineMsg::Snapshot { clear_stats, reply } => {
+                let _ = reply.send(status::snapshot_now(self));
+                if clear_stats {
+                    self.router.clear_stats();
+                }
+            }
             EngineMsg::Shutdown { .. } => {}
         }
     }

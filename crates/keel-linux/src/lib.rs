@@ -8,6 +8,7 @@
 //! * [`NetlinkMonitor`]: link up/down and address add/remove events.
 //! * [`PacketSocket`]: sends prepared Ethernet frames (GARP, unsolicited NA).
 //! * [`sysctl`]: `/proc/sys/net` access; [`iface`]: name/index/MAC lookups.
+//! * [`process`]: daemonizing, entering a named network namespace, umask.
 //! * [`sched`]: real-time policy and nice value of the calling thread,
 //!   RLIMIT_RTTIME and RLIMIT_NOFILE; [`PreciseTimer`]: a timerfd-based
 //!   async timer without tokio's millisecond rounding.
@@ -25,6 +26,7 @@ pub mod iface;
 pub mod monitor;
 pub mod netlink;
 pub mod packet;
+pub mod process;
 pub mod sched;
 pub mod sysctl;
 pub mod timer;
@@ -38,6 +40,7 @@ pub use crate::netlink::{
     RTPROT_KEEPALIVED, RouteKind, RouteSpec, RuleSpec, Scope, VmacSpec, vmac_address,
 };
 pub use crate::packet::{ETH_HEADER_LEN, PacketSocket};
+pub use crate::process::{daemonize, enter_netns, set_umask};
 pub use crate::sched::{
     DEFAULT_RLIMIT_RTTIME, SchedPolicy, ThreadScheduling, current_thread_id, current_thread_nice,
     current_thread_scheduling, raise_nofile_limit, set_current_thread_nice,

@@ -295,21 +295,20 @@ impl KeepalivedFlags {
         if self.dump_conf {
             v.push("-d (use `keel config --json`)");
         }
+        if self.genhash {
+            v.push("-T (use `keel genhash`)");
+        }
+        if self.address_monitoring {
+            v.push("-a (address monitoring)");
+        }
+        if self.errors {
+            v.push("-e (strict include)");
+        }
         v
     }
 }
 
 /// keepalived's signal numbers for `--signum`.
 pub fn signum(name: &str) -> Option<i32> {
-    // Values from signal(7) on Linux; SIGRTMIN is 34 under glibc's reservation.
-    Some(match name {
-        "STOP" => 15,
-        "RELOAD" => 1,
-        "DATA" => 10,
-        "STATS" => 12,
-        "STATS_CLEAR" => 64 - 1,
-        "JSON" => 34 + 2,
-        "TDATA" => 64,
-        _ => return None,
-    })
+    keel_daemon::daemon::signum(name)
 }

@@ -232,15 +232,6 @@ fn run_daemon(flags: &cli::KeepalivedFlags, file: PathBuf) -> i32 {
         }
     };
     let mut opts = DaemonOptions::new(file);
-    if let Some(u) = &flags.umask {
-        match keel_daemon::fsutil::parse_umask(u) {
-            Some(m) => opts.umask = Some(m),
-            None => {
-                eprintln!("keel: invalid umask {u:?}");
-                return 1;
-            }
-        }
-    }
     opts.config_id = flags.config_id.clone();
     opts.foreground = flags.dont_fork;
     opts.log = log;
@@ -252,6 +243,17 @@ fn run_daemon(flags: &cli::KeepalivedFlags, file: PathBuf) -> i32 {
     opts.release_vips = flags.release_vips;
     opts.dont_release_vrrp = flags.dont_release_vrrp;
     opts.dont_release_ipvs = flags.dont_release_ipvs;
+    opts.namespace = flags.namespace.clone();
+    opts.ignore_sigint = flags.ignore_sigint;
+    if let Some(u) = &flags.umask {
+        match keel_config::model::parse_umask(u) {
+            Some(m) => opts.umask = Some(m),
+            None => {
+                eprintln!("keel: invalid umask {u}");
+                return 1;
+            }
+        }
+    }
     match run(opts) {
         Ok(code) => code,
         Err(e) => {

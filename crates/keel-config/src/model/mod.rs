@@ -83,6 +83,71 @@ impl Config {
     pub fn virtual_server_group(&self, name: &str) -> Option<&VirtualServerGroup> {
         self.virtual_server_groups.iter().find(|s| s.name == name)
     }
+    /// The first argument of the last top-level `keyword` (kept in `other`).
+    fn top_arg(&self, keyword: &str) -> Option<&str> {
+        self.other
+            .iter()
+            .rev()
+            .find(|r| r.keyword == keyword)
+            .and_then(|r| r.args.first())
+            .map(String::as_str)
+    }
+    /// `net_namespace NAME`: the namespace the daemon runs in.
+    pub fn net_namespace(&self) -> Option<&str> {
+        self.top_arg("net_namespace")
+    }
+    /// `instance NAME`: names the pid files (keepalived's `_NAME` suffix).
+    pub fn instance_name(&self) -> Option<&str> {
+        self.top_arg("instance")
+    }
+    /// `use_pid_dir`: pid files under `/run/keepalived/`.
+    pub fn use_pid_dir(&self) -> bool {
+        self.other.iter().any(|r| r.keyword == "use_pid_dir")
+    }
+    /// `umask MASK` of global_defs, parsed as keepalived does (octal with a
+    /// leading 0, else decimal, or symbolic `IWGRP|IWOTH`...).
+    pub fn umask(&self) -> Option<u32> {
+        let r = self
+            .global_defs
+            .other
+            .iter()
+            .rev()
+            .find(|r| r.keyword == "umask")?;
+        parse_umask(&r.args.join(""))
+    }
+}
+
+/// keepalived's umask syntax: a number (octal with a leading 0) or `|`-joined
+/// `IRUSR`-style names.
+pub fn parse_umask(text: &str) -> Option<u32> {
+    let t = text.trim();
+    if t.starts_with(|c: char| c.is_ascii_digit()) {
+        let v = if t.len() > 1 && t.starts_with('0') {
+            u32::from_str_radix(&t[1..], 8).ok()?
+        } else {
+            t.parse().ok()?
+        };
+        return (v <= 0o777).then_some(v);
+    }
+    let mut mask = 0;
+    for name in t.split('|').map(str::trim) {
+        mask |= match name {
+            "IRUSR" => 0o400,
+            "IWUSR" => 0o200,
+            "IXUSR" => 0o100,
+            "IRGRP" => 0o040,
+            "IWGRP" => 0o020,
+            "IXGRP" => 0o010,
+            "IROTH" => 0o004,
+            "IWOTH" => 0o002,
+            "IXOTH" => 0o001,
+            "IRWXU" => 0o700,
+            "IRWXG" => 0o070,
+            "IRWXO" => 0o007,
+            _ => return None,
+        };
+    }
+    Some(mask)
 }
 
 /// A statement kept as written: a keyword keel knows is valid but does not
@@ -397,4 +462,18 @@ pub struct BfdInstance {
     pub vrrp: bool,
     /// Only notify the checker process.
     pub checker: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_umask;
+
+    #[test]
+    fn umask_forms() {
+        assert_eq!(parse_umask("022"), Some(0o022));
+        assert_eq!(parse_umask("0077"), Some(0o077));
+        assert_eq!(parse_umask("IWGRP|IWOTH"), Some(0o022));
+        assert_eq!(parse_umask("999"), None);
+        assert_eq!(parse_umask("bogus"), None);
+    }
 }

@@ -521,6 +521,13 @@ pub(super) fn publish(rt: &mut Runtime) {
     }
 }
 
+/// The status as of now, whether or not it changed since the last publish.
+pub(super) fn snapshot_now(rt: &Runtime) -> VrrpStatus {
+    let mut names: Vec<&String> = rt.insts.keys().collect();
+    names.sort();
+    snapshot(rt, &names, SystemTime::now())
+}
+
 fn snapshot(rt: &Runtime, names: &[&String], now: SystemTime) -> VrrpStatus {
     let mut instances = Vec::with_capacity(names.len());
     for n in names {

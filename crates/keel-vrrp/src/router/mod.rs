@@ -198,6 +198,17 @@ impl Router {
         self.wire(id).map(|w| &w.stats)
     }
 
+    /// Zeroes every instance's counters and the unclaimed-drop counts
+    /// (keepalived's STATS_CLEAR); the drop-log rate limits stay.
+    pub fn clear_stats(&mut self) {
+        for e in self.units.iter_mut().flatten() {
+            for w in &mut e.members {
+                w.stats = InstanceStats::default();
+            }
+        }
+        self.orphan_drops.clear();
+    }
+
     pub fn wire_config(&self, id: InstanceId) -> Option<&WireConfig> {
         self.wire(id).map(|w| &w.cfg)
     }
