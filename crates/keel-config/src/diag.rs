@@ -13,6 +13,11 @@ pub enum Severity {
     Warning,
     /// The config is wrong; keepalived would refuse it or drop the block.
     Error,
+    /// A valid keepalived keyword keel does not act on
+    /// ([`crate::keywords::NOT_IMPLEMENTED`]): loads like a warning, fails
+    /// `--strict`.
+    #[serde(rename = "not_implemented")]
+    NotImplemented,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -31,6 +36,8 @@ impl std::fmt::Display for Diagnostic {
         let sev = match self.severity {
             Severity::Warning => "warning",
             Severity::Error => "error",
+            // One line users can grep, worded the same everywhere.
+            Severity::NotImplemented => return f.write_str(&self.message),
         };
         write!(f, "{}: {sev}: ", self.span)?;
         if !self.keyword.is_empty() {
@@ -71,6 +78,26 @@ impl Diagnostics {
             message: message.into(),
             suggestion: None,
         });
+    }
+    /// `keel does not implement KEYWORD (file:line); ignored`.
+    pub fn not_implemented(&mut self, span: &Span, keyword: &str) {
+        self.items.push(Diagnostic {
+            severity: Severity::NotImplemented,
+            span: span.clone(),
+            keyword: keyword.to_string(),
+            message: format!(
+                "keel does not implement {keyword} ({}:{}); ignored",
+                span.file.display(),
+                span.line
+            ),
+            suggestion: None,
+        });
+    }
+    /// The keywords keel parsed but does not act on.
+    pub fn not_implemented_items(&self) -> impl Iterator<Item = &Diagnostic> {
+        self.items
+            .iter()
+            .filter(|d| d.severity == Severity::NotImplemented)
     }
     pub fn has_errors(&self) -> bool {
         self.items.iter().any(|d| d.severity == Severity::Error)

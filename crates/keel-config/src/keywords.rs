@@ -8,6 +8,9 @@
 //! Adding a keyword is one line in the right table; keel-only keywords go in
 //! [`KEEL_ONLY`].
 
+mod not_implemented;
+pub use not_implemented::{NOT_IMPLEMENTED, not_implemented};
+
 /// Block contexts of keepalived.conf.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Ctx {
@@ -702,6 +705,19 @@ pub fn osa_distance(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn not_implemented_names_valid_keywords() {
+        for (ctx, name) in NOT_IMPLEMENTED {
+            let kw = lookup(*ctx, name);
+            assert!(kw.is_some(), "{name} is not a keyword of {ctx:?}");
+            assert_eq!(
+                canonical(kw.unwrap()),
+                *name,
+                "{name}: use the canonical name"
+            );
+        }
+    }
 
     #[test]
     fn typo_suggestions() {

@@ -162,6 +162,7 @@ pub fn load(path: &Path, config_id: Option<&str>) -> Result<Config, keel_config:
         match d.severity {
             keel_config::diag::Severity::Error => tracing::error!("{d}"),
             keel_config::diag::Severity::Warning => tracing::warn!("{d}"),
+            keel_config::diag::Severity::NotImplemented => tracing::warn!("{d}"),
         }
     }
     Ok(cfg)

@@ -70,7 +70,8 @@ pub fn run(opts: &CheckOptions<'_>) -> i32 {
     }
     let errors = diags.errors().count();
     let warnings = diags.warnings().count();
-    let code = if errors > 0 || (opts.strict && warnings > 0) {
+    let not_implemented = diags.not_implemented_items().count();
+    let code = if errors > 0 || (opts.strict && warnings + not_implemented > 0) {
         exit::ERRORS
     } else if security.is_some() {
         exit::SCRIPT_SECURITY
@@ -84,6 +85,7 @@ pub fn run(opts: &CheckOptions<'_>) -> i32 {
             "security": security,
             "errors": errors,
             "warnings": warnings,
+            "not_implemented": not_implemented,
             "exit": code,
         });
         println!("{out}");

@@ -197,3 +197,22 @@ fn keepalived_flags_are_accepted() {
     ]);
     assert_eq!(code, 0, "{err}");
 }
+
+// A valid keepalived keyword keel does not act on is never silent: one line
+// naming it with file:line; `--strict` fails on it.
+#[test]
+fn unimplemented_keyword_is_reported_and_strict_fails() {
+    let d = TempDir::new("notimpl");
+    let f = d.write(
+        "k.conf",
+        &format!("global_defs {{\n    vrrp_startup_delay 5\n}}\n{GOOD}"),
+    );
+    let f = f.to_str().unwrap();
+    let line = format!("keel does not implement vrrp_startup_delay ({f}:2); ignored");
+    let (code, _, err) = run(&["check", "--offline", "-f", f]);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.lines().any(|l| l == line), "{err}");
+    let (code, _, err) = run(&["check", "--offline", "--strict", "-f", f]);
+    assert_eq!(code, 5, "{err}");
+    assert!(err.lines().any(|l| l == line), "{err}");
+}

@@ -126,6 +126,25 @@ fn every_keepalived_signal_is_handled() {
     assert!(!one.has_vip(vip), "VIP left behind after STOP");
 }
 
+// A keyword keel does not act on is logged at start, one line with file:line.
+#[test]
+fn daemon_logs_unimplemented_keywords() {
+    let t = topo("notimpl");
+    let text = conf("VI_NI", "192.0.2.134").replace(
+        "    vrrp_version 3\n",
+        "    vrrp_version 3\n    vrrp_gna_interval 1\n",
+    );
+    let one = Daemon::start(&t.lab, &t.one, &text);
+    one.wait_log(
+        &format!(
+            "keel does not implement vrrp_gna_interval ({}:4); ignored",
+            one.conf.display()
+        ),
+        3 * S,
+    );
+    assert!(one.is_running());
+}
+
 /// Kills a daemon that detached from the lab's process tracking.
 struct Detached(Option<u32>);
 impl Drop for Detached {

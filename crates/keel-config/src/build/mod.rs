@@ -157,6 +157,9 @@ pub(crate) fn normalize(ctx: Ctx, nodes: &[Node], diags: &mut Diagnostics) -> Ve
             diags.warn(&keyword.span, &shown, why);
             continue;
         }
+        if keywords::not_implemented(ctx, keywords::canonical(kw)) {
+            diags.not_implemented(&keyword.span, keywords::canonical(kw));
+        }
         out.push(Stmt {
             kw: keywords::canonical(kw),
             word: keyword,
