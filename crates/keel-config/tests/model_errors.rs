@@ -23,14 +23,15 @@ fn only(d: &[Diagnostic], sev: Severity) -> Vec<&Diagnostic> {
 #[test]
 fn typo_gets_a_suggestion_and_the_rest_loads() {
     let (cfg, d) = run(&instance("    priorty 150\n    advert_int 2"));
-    let w = only(&d, Severity::Warning);
+    // An error as in keepalived's -t (exit 5); the rest still loads.
+    let w = only(&d, Severity::Error);
     assert_eq!(w.len(), 1, "{d:?}");
     assert_eq!(w[0].keyword, "priorty");
     assert_eq!(w[0].suggestion.as_deref(), Some("priority"));
     assert_eq!(w[0].span.line, 4);
     let shown = w[0].to_string();
     assert!(
-        shown.starts_with("/etc/keepalived/test.conf:4:5: warning: 'priorty'"),
+        shown.starts_with("/etc/keepalived/test.conf:4:5: error: 'priorty'"),
         "{shown}"
     );
     assert!(shown.contains("did you mean 'priority'"), "{shown}");

@@ -120,8 +120,18 @@ fn span_of(file: &Path) -> keel_config::ast::Span {
 }
 
 fn host_error(diags: &mut Diagnostics, file: &Path, keyword: &str, message: String) {
+    host_finding(diags, file, keyword, message, Severity::Error)
+}
+
+fn host_finding(
+    diags: &mut Diagnostics,
+    file: &Path,
+    keyword: &str,
+    message: String,
+    severity: Severity,
+) {
     diags.push(Diagnostic {
-        severity: Severity::Error,
+        severity,
         span: span_of(file),
         keyword: keyword.to_string(),
         message,
@@ -165,11 +175,51 @@ fn host_checks(config: &Config, file: &Path, diags: &mut Diagnostics) {
             );
         }
     }
+    // keepalived disables a script it cannot run and carries on: a warning.
     for (kw, script) in scripts(config) {
         if let Some(msg) = script_problem(&script.command) {
-            host_error(diags, file, kw, msg);
+            host_finding(diags, file, kw, msg, Severity::Warning);
         }
     }
+    script_user_checks(config, file, diags);
+}
+
+/// The users scripts run as must exist: keepalived's config-error path
+/// ("Error setting global script uid/gid").
+fn script_user_checks(config: &Config, file: &Path, diags: &mut Diagnostics) {
+    match &config.global_defs.script_user {
+        Some(u) => {
+            let group_ok = u.group.as_deref().is_none_or(group_exists);
+            if !user_exists(&u.user) || !group_ok {
+                host_error(
+                    diags,
+                    file,
+                    "script_user",
+                    format!("Error setting global script uid/gid ({})", u.user),
+                );
+            }
+        }
+        None if config.global_defs.enable_script_security
+            && !scripts(config).is_empty()
+            && !user_exists("keepalived_script") =>
+        {
+            host_error(
+                diags,
+                file,
+                "enable_script_security",
+                "Unable to set default user keepalived_script for script (no such user; set script_user)"
+                    .to_string(),
+            );
+        }
+        None => {}
+    }
+}
+
+fn group_exists(name: &str) -> bool {
+    std::fs::read_to_string("/etc/group")
+        .map(|s| s.lines().any(|l| l.split(':').next() == Some(name)))
+        .unwrap_or(false)
+        || name.parse::<u32>().is_ok()
 }
 
 /// Every script the config would run, with the keyword that names it.
@@ -283,7 +333,11 @@ fn is_executable(p: &Path) -> bool {
 /// `script_user` is unset and the `keepalived_script` user does not exist,
 /// and `enable_script_security` is off.
 fn script_security_violation(config: &Config) -> Option<String> {
-    if config.global_defs.enable_script_security || scripts(config).is_empty() {
+    // keepalived disables the scripts it cannot find before it judges.
+    let runnable = scripts(config)
+        .iter()
+        .any(|(_, s)| script_problem(&s.command).is_none());
+    if config.global_defs.enable_script_security || !runnable {
         return None;
     }
     let runs_as_root = match &config.global_defs.script_user {
@@ -300,4 +354,5 @@ fn user_exists(name: &str) -> bool {
     std::fs::read_to_string("/etc/passwd")
         .map(|s| s.lines().any(|l| l.split(':').next() == Some(name)))
         .unwrap_or(false)
+        || name.parse::<u32>().is_ok()
 }

@@ -64,12 +64,13 @@ fn missing_file_cannot_run() {
 }
 
 #[test]
-fn typo_warns_with_suggestion_and_strict_fails() {
+fn typo_is_reported_with_suggestion_and_exits_five() {
     let d = TempDir::new("typo");
     let f = d.write("k.conf", &GOOD.replace("priority 100", "priorty 100"));
     let f = f.to_str().unwrap();
     let (code, _, err) = run(&["check", "--offline", "-f", f]);
-    assert_eq!(code, 0, "a typo is a warning, as in keepalived: {err}");
+    // keepalived -t: "Unknown keyword" is a configuration error, exit 5.
+    assert_eq!(code, 5, "{err}");
     assert!(err.contains(&format!("{f}:5")), "names file:line: {err}");
     assert!(err.contains("priorty") && err.contains("priority"), "{err}");
     let (code, _, _) = run(&["check", "--offline", "--strict", "-f", f]);
@@ -215,4 +216,117 @@ fn unimplemented_keyword_is_reported_and_strict_fails() {
     let (code, _, err) = run(&["check", "--offline", "--strict", "-f", f]);
     assert_eq!(code, 5, "{err}");
     assert!(err.lines().any(|l| l == line), "{err}");
+}
+
+/// A VRRP instance on eth0 with `body` added (and `head` before it).
+fn eth0(head: &str, body: &str, vip: &str) -> String {
+    format!(
+        "{head}vrrp_instance VI_1 {{\n interface eth0\n virtual_router_id 51\n priority 100\n{body} virtual_ipaddress {{\n {vip}\n }}\n}}\n"
+    )
+}
+
+// `keel check` exits as keepalived 2.2.7's `-t` does. Each verdict was
+// recorded by running `keepalived -t -f` on the same text in a namespace
+// with an eth0 (scripts/differential.sh runs the maintainer's corpus).
+// Offline: these classes depend on the text only.
+#[test]
+fn verdicts_match_keepalived_t() {
+    let v3 = "global_defs {\n vrrp_version 3\n}\n";
+    let cases: Vec<(&str, String, i32)> = vec![
+        ("valid", eth0("", "", "192.0.2.1"), 0),
+        (
+            "unknown keyword",
+            eth0("global_defs {\n foo_bar 1\n}\n", "", "192.0.2.1"),
+            5,
+        ),
+        (
+            "VRRPv3 interval not a multiple of 10 ms",
+            eth0(v3, " advert_int 0.015\n", "192.0.2.1"),
+            5,
+        ),
+        (
+            "sync group with one member",
+            eth0(
+                "vrrp_sync_group G {\n group {\n VI_1\n }\n}\n",
+                "",
+                "192.0.2.1",
+            ),
+            5,
+        ),
+        (
+            "track_interface naming the own interface",
+            eth0("", " track_interface {\n eth0\n }\n", "192.0.2.1"),
+            5,
+        ),
+        (
+            "scope on an IPv6 address",
+            eth0("", "", "2001:db8::1 scope link"),
+            5,
+        ),
+        (
+            "label on an IPv6 address",
+            eth0("", "", "2001:db8::1 label eth0:1"),
+            5,
+        ),
+        (
+            "vrrp_iptables",
+            eth0("global_defs {\n vrrp_iptables\n}\n", "", "192.0.2.1"),
+            5,
+        ),
+        (
+            "same VRID twice on one interface",
+            format!(
+                "{}{}",
+                eth0("", "", "192.0.2.1"),
+                eth0("", "", "192.0.2.2").replace("VI_1", "VI_2")
+            ),
+            5,
+        ),
+        (
+            "alpha with a value on a virtual_server",
+            "virtual_server 192.0.2.1 80 {\n delay_loop 6\n lb_algo rr\n lb_kind DR\n \
+             protocol TCP\n alpha 1\n omega 1\n real_server 192.0.2.2 80 {\n TCP_CHECK {\n \
+             connect_timeout 3\n }\n }\n}\n"
+                .to_string(),
+            0,
+        ),
+    ];
+    let d = TempDir::new("verdicts");
+    for (i, (what, text, keepalived)) in cases.iter().enumerate() {
+        let f = d.write(&format!("v{i}.conf"), text);
+        let (code, _, err) = run(&["check", "--offline", "-f", f.to_str().unwrap()]);
+        assert_eq!(
+            code, *keepalived,
+            "{what}: keepalived -t exits {keepalived}\n{err}"
+        );
+    }
+}
+
+// The host side of the verdict (not --offline), also recorded from
+// keepalived 2.2.7's -t: a script_user that does not exist is an error; a
+// script that does not exist only disables it (and, disabled, it does not
+// count toward the script-security verdict).
+#[test]
+fn host_verdicts_match_keepalived_t() {
+    let d = TempDir::new("hostverdicts");
+    let cases = [
+        (
+            "script_user that does not exist",
+            "global_defs {\n script_user no_such_user_keel\n}\nvrrp_script chk {\n script /bin/true\n}\n",
+            5,
+        ),
+        (
+            "missing script",
+            "vrrp_script chk {\n script /nonexistent/keel-check.sh\n}\n",
+            0,
+        ),
+    ];
+    for (i, (what, text, keepalived)) in cases.iter().enumerate() {
+        let f = d.write(&format!("h{i}.conf"), text);
+        let (code, _, err) = run(&["check", "-f", f.to_str().unwrap()]);
+        assert_eq!(
+            code, *keepalived,
+            "{what}: keepalived -t exits {keepalived}\n{err}"
+        );
+    }
 }

@@ -162,6 +162,15 @@ fn global_stmt(
         "enable_snmp_rfcv3" => g.enable_snmp_rfcv3 = true,
         "enable_dbus" => g.enable_dbus = true,
         "dbus_service_name" => g.dbus_service_name = st.string(0),
+        // keel has no iptables, like Debian's keepalived build, which
+        // reports these through its config-error path (-t exits 5).
+        "vrrp_iptables" | "vrrp_ipsets" => {
+            st.error(
+                d,
+                "iptables not supported, using nftables instead. Please replace 'vrrp_iptables' and 'vrrp_ipsets' with the 'nftables' option",
+            );
+            g.other.push(st.raw());
+        }
         _ => g.other.push(st.raw()),
     }
 }

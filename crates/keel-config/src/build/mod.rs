@@ -84,8 +84,11 @@ pub(crate) fn normalize(ctx: Ctx, nodes: &[Node], diags: &mut Diagnostics) -> Ve
     while let Some(node) = queue.pop_front() {
         let name = node.keyword.text.as_str();
         let Some(kw) = keywords::lookup(ctx, name).filter(|_| !node.keyword.quoted) else {
+            // keepalived's `-t` counts an unknown keyword as a configuration
+            // error (exit 5) while its daemon runs without the line: so
+            // does keel.
             diags.push(Diagnostic {
-                severity: Severity::Warning,
+                severity: Severity::Error,
                 span: node.keyword.span.clone(),
                 keyword: name.to_string(),
                 message: format!("unknown keyword in {}; ignored", ctx_name(ctx)),

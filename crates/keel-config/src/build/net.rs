@@ -132,6 +132,15 @@ pub(crate) fn vips(line: &[Word], static_addr: bool, d: &mut Diagnostics) -> Vec
                 };
                 match opt {
                     "dev" => v.dev = Some(value.to_string()),
+                    // IPv6 addresses have no scope or label in netlink:
+                    // keepalived drops them through its config-error path.
+                    "scope" | "label" if address.is_ipv6() => d.error(
+                        &w.span,
+                        &head.text,
+                        format!(
+                            "Cannot specify {opt} for IPv6 addresses ({address}) - ignoring {opt}"
+                        ),
+                    ),
                     "scope" => v.scope = Some(value.to_string()),
                     "label" => {
                         if value.len() >= 16 {

@@ -656,7 +656,8 @@ fn advert_int(v: Duration, version: u8, span: &crate::ast::Span, d: &mut Diagnos
             return v;
         }
         let cs = ((micros + 5_000) / 10_000).max(1) as u64;
-        d.warn(
+        // keepalived rounds too, but through its config-error path: -t exits 5.
+        d.error(
             span,
             "advert_int",
             format!(
@@ -825,6 +826,7 @@ pub(crate) fn cross_check(cfg: &mut Config, top: &[Stmt], d: &mut Diagnostics) {
     };
     for vi in &mut cfg.vrrp_instances {
         check_refs(&vi.name.clone(), "vrrp_instance", &mut vi.track, d);
+        own_interface_tracked(vi, span_of("vrrp_instance", &vi.name), d);
     }
     for sg in &mut cfg.sync_groups {
         check_refs(&sg.name.clone(), "vrrp_sync_group", &mut sg.track, d);
@@ -863,7 +865,15 @@ pub(crate) fn cross_check(cfg: &mut Config, top: &[Stmt], d: &mut Diagnostics) {
         if sg.group.len() == 1
             && let Some(sp) = &sp
         {
-            d.warn(sp, "group", "sync group with only one member");
+            // keepalived's wording; a config error for its -t (exit 5).
+            d.error(
+                sp,
+                "group",
+                format!(
+                    "Sync group {} has only 1 virtual router(s) - this probably isn't what you want",
+                    sg.name
+                ),
+            );
         }
     }
     for vi in &mut cfg.vrrp_instances {
@@ -893,6 +903,28 @@ pub(crate) fn cross_check(cfg: &mut Config, top: &[Stmt], d: &mut Diagnostics) {
             );
         }
     }
+}
+
+/// keepalived already tracks an instance's own interface: a
+/// `track_interface` naming it is dropped through the config-error path.
+fn own_interface_tracked(vi: &mut VrrpInstance, sp: Option<crate::ast::Span>, d: &mut Diagnostics) {
+    let Some(own) = vi.interface.clone() else {
+        return;
+    };
+    let name = vi.name.clone();
+    vi.track.interfaces.retain(|t| {
+        if t.name != own {
+            return true;
+        }
+        if let Some(sp) = &sp {
+            d.error(
+                sp,
+                "track_interface",
+                format!("({name}) Ignoring track_interface {own} since own interface"),
+            );
+        }
+        false
+    });
 }
 
 fn keyword_matches(canonical: &str, kw: &str) -> bool {

@@ -68,8 +68,6 @@ pub const NOT_IMPLEMENTED: &[(Ctx, &str)] = &[
     (Ctx::GlobalDefs, "set_supplementary_groups"),
     (Ctx::GlobalDefs, "use_symlink_paths"),
     (Ctx::GlobalDefs, "disable_local_igmp"),
-    (Ctx::GlobalDefs, "vrrp_iptables"),
-    (Ctx::GlobalDefs, "vrrp_ipsets"),
     (Ctx::GlobalDefs, "nftables"),
     (Ctx::GlobalDefs, "nftables_priority"),
     (Ctx::GlobalDefs, "nftables_ifindex"),
