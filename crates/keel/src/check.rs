@@ -71,10 +71,12 @@ pub fn run(opts: &CheckOptions<'_>) -> i32 {
     let errors = diags.errors().count();
     let warnings = diags.warnings().count();
     let not_implemented = diags.not_implemented_items().count();
-    let code = if errors > 0 || (opts.strict && warnings + not_implemented > 0) {
-        exit::ERRORS
-    } else if security.is_some() {
+    // keepalived's -t reports the script-security verdict (6) over config
+    // errors (5).
+    let code = if security.is_some() {
         exit::SCRIPT_SECURITY
+    } else if errors > 0 || (opts.strict && warnings + not_implemented > 0) {
+        exit::ERRORS
     } else {
         exit::OK
     };
@@ -175,8 +177,37 @@ fn host_checks(config: &Config, file: &Path, diags: &mut Diagnostics) {
             );
         }
     }
-    // keepalived disables a script it cannot run and carries on: a warning.
-    for (kw, script) in scripts(config) {
+    // keepalived disables a script it cannot run and carries on: a
+    // warning for notify and check scripts, but a tracked vrrp_script it
+    // disables goes through its config-error path.
+    let tracked: Vec<&str> = config
+        .vrrp_instances
+        .iter()
+        .map(|i| &i.track)
+        .chain(config.sync_groups.iter().map(|g| &g.track))
+        .flat_map(|t| t.scripts.iter().map(|r| r.name.as_str()))
+        .collect();
+    for vs in &config.vrrp_scripts {
+        if let Some(msg) = script_problem(&vs.script.command) {
+            if tracked.contains(&vs.name.as_str()) {
+                host_error(
+                    diags,
+                    file,
+                    "script",
+                    format!(
+                        "Disabling track script {} since not found/accessible: {msg}",
+                        vs.name
+                    ),
+                );
+            } else {
+                host_finding(diags, file, "script", msg, Severity::Warning);
+            }
+        }
+    }
+    for (kw, script) in scripts(config)
+        .into_iter()
+        .filter(|(kw, _)| *kw != "script")
+    {
         if let Some(msg) = script_problem(&script.command) {
             host_finding(diags, file, kw, msg, Severity::Warning);
         }

@@ -305,7 +305,10 @@ fn verdicts_match_keepalived_t() {
 // The host side of the verdict (not --offline), also recorded from
 // keepalived 2.2.7's -t: a script_user that does not exist is an error; a
 // script that does not exist only disables it (and, disabled, it does not
-// count toward the script-security verdict).
+// count toward the script-security verdict) unless an instance tracks it;
+// the script-security verdict (6) wins over config errors (5). (keepalived
+// also refuses a loopback interface, keel does not: `lo` here stands for
+// the host's interface.)
 #[test]
 fn host_verdicts_match_keepalived_t() {
     let d = TempDir::new("hostverdicts");
@@ -319,6 +322,20 @@ fn host_verdicts_match_keepalived_t() {
             "missing script",
             "vrrp_script chk {\n script /nonexistent/keel-check.sh\n}\n",
             0,
+        ),
+        (
+            "missing script of a tracked vrrp_script",
+            "vrrp_script chk {\n script /nonexistent/keel-check.sh\n}\nvrrp_instance VI_1 {\n \
+             interface lo\n virtual_router_id 51\n track_script {\n chk\n }\n \
+             virtual_ipaddress {\n 192.0.2.1\n }\n}\n",
+            5,
+        ),
+        (
+            "script security is reported over config errors",
+            "global_defs {\n foo_bar 1\n}\nvrrp_script chk {\n script /bin/true\n}\n\
+             vrrp_instance VI_1 {\n interface lo\n virtual_router_id 51\n track_script {\n \
+             chk\n }\n virtual_ipaddress {\n 192.0.2.1\n }\n}\n",
+            6,
         ),
     ];
     for (i, (what, text, keepalived)) in cases.iter().enumerate() {
