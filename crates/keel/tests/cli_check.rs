@@ -283,6 +283,34 @@ fn verdicts_match_keepalived_t() {
             5,
         ),
         (
+            "instance without a VIP",
+            "vrrp_instance VI_1 {\n interface eth0\n virtual_router_id 51\n}\n".to_string(),
+            5,
+        ),
+        (
+            "unicast_src_ip without unicast peers",
+            eth0("", " unicast_src_ip 192.0.2.3\n", "192.0.2.1"),
+            5,
+        ),
+        (
+            "unicast with use_vmac without vmac_xmit_base",
+            eth0(
+                "",
+                " use_vmac\n unicast_peer {\n 192.0.2.5\n }\n",
+                "192.0.2.1",
+            ),
+            5,
+        ),
+        (
+            "authentication with VRRPv3",
+            eth0(
+                v3,
+                " authentication {\n auth_type PASS\n auth_pass abc\n }\n",
+                "192.0.2.1",
+            ),
+            5,
+        ),
+        (
             "alpha with a value on a virtual_server",
             "virtual_server 192.0.2.1 80 {\n delay_loop 6\n lb_algo rr\n lb_kind DR\n \
              protocol TCP\n alpha 1\n omega 1\n real_server 192.0.2.2 80 {\n TCP_CHECK {\n \

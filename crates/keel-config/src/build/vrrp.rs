@@ -580,7 +580,8 @@ pub(crate) fn vrrp_instance(
     if vi.version == 3
         && let Some(_) = vi.authentication.take()
     {
-        block.warn(
+        // keepalived -t: a config error (exit 5).
+        block.error(
             d,
             "VRRP version 3 does not support authentication; authentication ignored",
         );
@@ -596,7 +597,12 @@ pub(crate) fn vrrp_instance(
     }
     if vi.virtual_ipaddress.is_empty() && vi.strict_mode {
         block.error(d, "strict mode requires at least one virtual_ipaddress");
+    } else if vi.virtual_ipaddress.is_empty() && !vi.no_virtual_ipaddress {
+        // keepalived's config-error path (-t exits 5); `no_virtual_ipaddress`
+        // says it is meant.
+        block.error(d, "No VIP specified; at least one is sensible");
     }
+    unicast_consistency(&mut vi, block, d);
     // keepalived clears these, so the model holds what will really happen.
     if vi.nopreempt && vi.priority == 255 {
         block.warn(
@@ -902,6 +908,22 @@ pub(crate) fn cross_check(cfg: &mut Config, top: &[Stmt], d: &mut Diagnostics) {
                 ),
             );
         }
+    }
+}
+
+/// Unicast settings keepalived corrects through its config-error path.
+fn unicast_consistency(vi: &mut VrrpInstance, block: &Stmt, d: &mut Diagnostics) {
+    if vi.unicast_peer.is_empty() {
+        if vi.unicast_src_ip.is_some() || vi.unicast_ttl.is_some() {
+            block.error(
+                d,
+                "A unicast keyword has been specified without any unicast peers. Defaulting to multicast.",
+            );
+        }
+    } else if vi.use_vmac.is_some() && !vi.vmac_xmit_base {
+        // Unicast adverts from a VMAC would carry the virtual MAC.
+        block.error(d, "unicast with use_vmac requires vmac_xmit_base - setting");
+        vi.vmac_xmit_base = true;
     }
 }
 
