@@ -43,28 +43,41 @@ pub fn preprocess_options(config_id: Option<String>) -> PreprocessOptions {
 
 /// Load a config the way the daemon does; `Err` carries the fatal message.
 pub fn load(file: &Path, config_id: Option<String>) -> Result<(Config, Diagnostics), String> {
+    load_config(file, config_id).map_err(|e| e.to_string())
+}
+
+fn load_config(
+    file: &Path,
+    config_id: Option<String>,
+) -> Result<(Config, Diagnostics), keel_config::ConfigError> {
     keel_config::load_config(file, &FsSource, &preprocess_options(config_id))
-        .map_err(|e| e.to_string())
 }
 
 pub fn run(opts: &CheckOptions<'_>) -> i32 {
-    let (config, mut diags) = match load(opts.file, opts.config_id.clone()) {
+    let (config, mut diags) = match load_config(opts.file, opts.config_id.clone()) {
         Ok(v) => v,
-        Err(msg) => {
+        Err(e) => {
+            // keepalived's -t reports unbalanced braces as configuration
+            // errors (5); only an unreadable file means it cannot run (4).
+            let code = match e {
+                keel_config::ConfigError::Syntax(_) => exit::ERRORS,
+                _ => exit::CANNOT_RUN,
+            };
+            let msg = e.to_string();
             if opts.json {
-                println!(
-                    "{}",
-                    serde_json::json!({ "fatal": msg, "exit": exit::CANNOT_RUN })
-                );
+                println!("{}", serde_json::json!({ "fatal": msg, "exit": code }));
             } else {
                 eprintln!("{msg}");
                 eprintln!("keel check: configuration cannot be loaded");
             }
-            return exit::CANNOT_RUN;
+            return code;
         }
     };
     let mut security = None;
-    if !opts.offline {
+    // With net_namespace the daemon runs in another namespace, whose
+    // interfaces this host does not show; keepalived's -t checks nothing
+    // there either.
+    if !opts.offline && config.net_namespace().is_none() {
         host_checks(&config, opts.file, &mut diags);
         security = script_security_violation(&config);
     }

@@ -311,6 +311,19 @@ fn verdicts_match_keepalived_t() {
             5,
         ),
         (
+            "extra closing brace",
+            format!("{}}}\n", eth0("", "", "192.0.2.1")),
+            5,
+        ),
+        (
+            "block never closed",
+            eth0("", "", "192.0.2.1")
+                .trim_end()
+                .trim_end_matches('}')
+                .to_string(),
+            5,
+        ),
+        (
             "alpha with a value on a virtual_server",
             "virtual_server 192.0.2.1 80 {\n delay_loop 6\n lb_algo rr\n lb_kind DR\n \
              protocol TCP\n alpha 1\n omega 1\n real_server 192.0.2.2 80 {\n TCP_CHECK {\n \
@@ -357,6 +370,13 @@ fn host_verdicts_match_keepalived_t() {
              interface lo\n virtual_router_id 51\n track_script {\n chk\n }\n \
              virtual_ipaddress {\n 192.0.2.1\n }\n}\n",
             5,
+        ),
+        (
+            "net_namespace: the host's interfaces and scripts are not checked",
+            "net_namespace keel_no_such_ns\nvrrp_script chk {\n script /nonexistent/x.sh\n}\n\
+             vrrp_instance VI_1 {\n interface keel_no_if9\n virtual_router_id 51\n \
+             track_script {\n chk\n }\n virtual_ipaddress {\n 192.0.2.1\n }\n}\n",
+            0,
         ),
         (
             "script security is reported over config errors",
