@@ -191,18 +191,12 @@ fn host_checks(config: &Config, file: &Path, diags: &mut Diagnostics) {
         }
     }
     // keepalived disables a script it cannot run and carries on: a
-    // warning for notify and check scripts, but a tracked vrrp_script it
-    // disables goes through its config-error path.
-    let tracked: Vec<&str> = config
-        .vrrp_instances
-        .iter()
-        .map(|i| &i.track)
-        .chain(config.sync_groups.iter().map(|g| &g.track))
-        .flat_map(|t| t.scripts.iter().map(|r| r.name.as_str()))
-        .collect();
+    // warning for notify and check scripts, but a vrrp_script it disables
+    // goes through its config-error path (when VRRP runs at all).
+    let vrrp_runs = !config.vrrp_instances.is_empty();
     for vs in &config.vrrp_scripts {
         if let Some(msg) = script_problem(&vs.script.command) {
-            if tracked.contains(&vs.name.as_str()) {
+            if vrrp_runs {
                 host_error(
                     diags,
                     file,

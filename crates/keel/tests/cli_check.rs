@@ -311,6 +311,38 @@ fn verdicts_match_keepalived_t() {
             5,
         ),
         (
+            "instance without an interface",
+            "vrrp_instance VI_1 {\n virtual_router_id 51\n virtual_ipaddress {\n 192.0.2.1\n }\n}\n"
+                .to_string(),
+            5,
+        ),
+        (
+            "garp_master_repeat 0",
+            eth0("", " garp_master_repeat 0\n", "192.0.2.1"),
+            5,
+        ),
+        (
+            "promote_secondaries with use_vmac",
+            eth0("", " use_vmac\n promote_secondaries\n", "192.0.2.1"),
+            5,
+        ),
+        (
+            "one VMAC name for two instances",
+            format!(
+                "{}{}",
+                eth0("", " use_vmac vrrp.77\n", "192.0.2.1"),
+                eth0("", " use_vmac vrrp.77\n", "192.0.2.2")
+                    .replace("VI_1", "VI_2")
+                    .replace("virtual_router_id 51", "virtual_router_id 52")
+            ),
+            5,
+        ),
+        (
+            "empty notification_email block",
+            eth0("global_defs {\n notification_email {\n }\n}\n", "", "192.0.2.1"),
+            5,
+        ),
+        (
             "extra closing brace",
             format!("{}}}\n", eth0("", "", "192.0.2.1")),
             5,
@@ -346,7 +378,8 @@ fn verdicts_match_keepalived_t() {
 // The host side of the verdict (not --offline), also recorded from
 // keepalived 2.2.7's -t: a script_user that does not exist is an error; a
 // script that does not exist only disables it (and, disabled, it does not
-// count toward the script-security verdict) unless an instance tracks it;
+// count toward the script-security verdict) unless VRRP runs: a vrrp_script
+// keepalived disables is an error;
 // the script-security verdict (6) wins over config errors (5). (keepalived
 // also refuses a loopback interface, keel does not: `lo` here stands for
 // the host's interface.)
@@ -365,10 +398,9 @@ fn host_verdicts_match_keepalived_t() {
             0,
         ),
         (
-            "missing script of a tracked vrrp_script",
+            "missing script of a vrrp_script while VRRP runs",
             "vrrp_script chk {\n script /nonexistent/keel-check.sh\n}\nvrrp_instance VI_1 {\n \
-             interface lo\n virtual_router_id 51\n track_script {\n chk\n }\n \
-             virtual_ipaddress {\n 192.0.2.1\n }\n}\n",
+             interface lo\n virtual_router_id 51\n virtual_ipaddress {\n 192.0.2.1\n }\n}\n",
             5,
         ),
         (

@@ -63,6 +63,10 @@ fn global_stmt(
                 g.notification_email
                     .extend(line.into_iter().map(|w| w.text));
             }
+            if g.notification_email.is_empty() {
+                // keepalived -t: a config error (exit 5).
+                st.error(d, "Warning - empty notification_email block");
+            }
         }
         "notification_email_from" => g.notification_email_from = st.string(0),
         "smtp_server" => {

@@ -488,7 +488,14 @@ pub(crate) fn vrrp_instance(
                 st.secs(0, Duration::ZERO, Duration::from_secs(1000), d),
             ),
             "garp_master_delay" => set(&mut vi.garp_master_delay, st.timer(0, d)),
-            "garp_master_repeat" => set(&mut vi.garp_master_repeat, st.uint(0, 0, 65535, d)),
+            "garp_master_repeat" => {
+                let n = st.uint(0, 0, 65535, d);
+                if n == Some(0) {
+                    // keepalived -t: a config error (exit 5).
+                    st.error(d, "garp_master_repeat must be greater than 0, setting to 1");
+                }
+                set(&mut vi.garp_master_repeat, n.map(|n: u32| n.max(1)));
+            }
             "garp_master_refresh" => set(&mut vi.garp_master_refresh, st.timer(0, d)),
             "garp_master_refresh_repeat" => {
                 set(&mut vi.garp_master_refresh_repeat, st.uint(0, 0, 65535, d))
@@ -593,7 +600,14 @@ pub(crate) fn vrrp_instance(
         );
     }
     if vi.interface.is_none() && g.default_interface.is_none() {
-        block.warn(d, "vrrp_instance has no interface");
+        // keepalived -t: "Unknown interface!", a config error (exit 5).
+        block.error(d, "vrrp_instance has no interface");
+    }
+    if vi.promote_secondaries && vi.use_vmac.is_some() {
+        block.error(
+            d,
+            "promote_secondaries is automatically set for vmacs - ignoring",
+        );
     }
     if vi.virtual_ipaddress.is_empty() && vi.strict_mode {
         block.error(d, "strict mode requires at least one virtual_ipaddress");
@@ -884,6 +898,27 @@ pub(crate) fn cross_check(cfg: &mut Config, top: &[Stmt], d: &mut Diagnostics) {
     }
     for vi in &mut cfg.vrrp_instances {
         vi.sync_group = member_of.get(&vi.name).cloned();
+    }
+
+    // One VMAC interface per instance: keepalived drops a reused name
+    // through its config-error path.
+    let mut vmacs: HashMap<String, String> = HashMap::new();
+    for vi in &cfg.vrrp_instances {
+        let Some(name) = vi.use_vmac.as_ref().and_then(|v| v.name.clone()) else {
+            continue;
+        };
+        if let Some(prev) = vmacs.insert(name.clone(), vi.name.clone())
+            && let Some(sp) = span_of("vrrp_instance", &vi.name)
+        {
+            d.error(
+                &sp,
+                "use_vmac",
+                format!(
+                    "({}) VRRP instance {prev} is already using {name} - ignoring name",
+                    vi.name
+                ),
+            );
+        }
     }
 
     // Two instances with the same VRID on the same interface and family
