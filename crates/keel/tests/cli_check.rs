@@ -293,6 +293,11 @@ fn verdicts_match_keepalived_t() {
             5,
         ),
         (
+            "empty unicast_peer block",
+            eth0("", " unicast_peer {\n }\n", "192.0.2.1"),
+            5,
+        ),
+        (
             "unicast with use_vmac without vmac_xmit_base",
             eth0(
                 "",

@@ -9,6 +9,7 @@
 //! aliases, and splits statements written on one line. The per-block
 //! builders then only interpret values.
 
+mod consistency;
 mod global;
 mod lvs;
 mod net;

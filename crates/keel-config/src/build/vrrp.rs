@@ -1,6 +1,6 @@
 //! vrrp_script, trackers, sync groups and vrrp_instance.
 
-use super::{Stmt, list_lines, net, normalize};
+use super::{Stmt, consistency, list_lines, net, normalize};
 use crate::ast::Word;
 use crate::diag::Diagnostics;
 use crate::keywords::Ctx;
@@ -395,6 +395,7 @@ pub(crate) fn vrrp_instance(
     };
     let mut state = None;
     let mut priority = None;
+    let mut unicast_block = false;
     let mut version = None;
     let mut vrid_seen = false;
     let mut advert: Option<(Duration, &crate::ast::Span)> = None;
@@ -467,7 +468,10 @@ pub(crate) fn vrrp_instance(
                     vi.mcast_dst_ip = None;
                 }
             }
-            "unicast_peer" => vi.unicast_peer.extend(unicast_peers(st, d)),
+            "unicast_peer" => {
+                unicast_block = true;
+                vi.unicast_peer.extend(unicast_peers(st, d));
+            }
             "unicast_ttl" => vi.unicast_ttl = st.uint(0, 1, 255, d),
             "unicast_fault_no_peer" => vi.unicast_fault_no_peer = true,
             "check_unicast_src" => vi.check_unicast_src = true,
@@ -616,7 +620,7 @@ pub(crate) fn vrrp_instance(
         // says it is meant.
         block.error(d, "No VIP specified; at least one is sensible");
     }
-    unicast_consistency(&mut vi, block, d);
+    consistency::unicast(&mut vi, unicast_block, block, d);
     // keepalived clears these, so the model holds what will really happen.
     if vi.nopreempt && vi.priority == 255 {
         block.warn(
@@ -846,7 +850,7 @@ pub(crate) fn cross_check(cfg: &mut Config, top: &[Stmt], d: &mut Diagnostics) {
     };
     for vi in &mut cfg.vrrp_instances {
         check_refs(&vi.name.clone(), "vrrp_instance", &mut vi.track, d);
-        own_interface_tracked(vi, span_of("vrrp_instance", &vi.name), d);
+        consistency::own_interface_tracked(vi, span_of("vrrp_instance", &vi.name), d);
     }
     for sg in &mut cfg.sync_groups {
         check_refs(&sg.name.clone(), "vrrp_sync_group", &mut sg.track, d);
@@ -900,26 +904,7 @@ pub(crate) fn cross_check(cfg: &mut Config, top: &[Stmt], d: &mut Diagnostics) {
         vi.sync_group = member_of.get(&vi.name).cloned();
     }
 
-    // One VMAC interface per instance: keepalived drops a reused name
-    // through its config-error path.
-    let mut vmacs: HashMap<String, String> = HashMap::new();
-    for vi in &cfg.vrrp_instances {
-        let Some(name) = vi.use_vmac.as_ref().and_then(|v| v.name.clone()) else {
-            continue;
-        };
-        if let Some(prev) = vmacs.insert(name.clone(), vi.name.clone())
-            && let Some(sp) = span_of("vrrp_instance", &vi.name)
-        {
-            d.error(
-                &sp,
-                "use_vmac",
-                format!(
-                    "({}) VRRP instance {prev} is already using {name} - ignoring name",
-                    vi.name
-                ),
-            );
-        }
-    }
+    consistency::vmac_names_unique(cfg, &span_of, d);
 
     // Two instances with the same VRID on the same interface and family
     // would answer each other's adverts.
@@ -944,44 +929,6 @@ pub(crate) fn cross_check(cfg: &mut Config, top: &[Stmt], d: &mut Diagnostics) {
             );
         }
     }
-}
-
-/// Unicast settings keepalived corrects through its config-error path.
-fn unicast_consistency(vi: &mut VrrpInstance, block: &Stmt, d: &mut Diagnostics) {
-    if vi.unicast_peer.is_empty() {
-        if vi.unicast_src_ip.is_some() || vi.unicast_ttl.is_some() {
-            block.error(
-                d,
-                "A unicast keyword has been specified without any unicast peers. Defaulting to multicast.",
-            );
-        }
-    } else if vi.use_vmac.is_some() && !vi.vmac_xmit_base {
-        // Unicast adverts from a VMAC would carry the virtual MAC.
-        block.error(d, "unicast with use_vmac requires vmac_xmit_base - setting");
-        vi.vmac_xmit_base = true;
-    }
-}
-
-/// keepalived already tracks an instance's own interface: a
-/// `track_interface` naming it is dropped through the config-error path.
-fn own_interface_tracked(vi: &mut VrrpInstance, sp: Option<crate::ast::Span>, d: &mut Diagnostics) {
-    let Some(own) = vi.interface.clone() else {
-        return;
-    };
-    let name = vi.name.clone();
-    vi.track.interfaces.retain(|t| {
-        if t.name != own {
-            return true;
-        }
-        if let Some(sp) = &sp {
-            d.error(
-                sp,
-                "track_interface",
-                format!("({name}) Ignoring track_interface {own} since own interface"),
-            );
-        }
-        false
-    });
 }
 
 fn keyword_matches(canonical: &str, kw: &str) -> bool {
