@@ -245,6 +245,11 @@ fn verdicts_match_keepalived_t() {
             5,
         ),
         (
+            "VRRPv3 interval over 40.95 s",
+            eth0(v3, " advert_int 100\n", "192.0.2.1"),
+            5,
+        ),
+        (
             "sync group with one member",
             eth0(
                 "vrrp_sync_group G {\n group {\n VI_1\n }\n}\n",

@@ -669,7 +669,8 @@ fn advert_int(v: Duration, version: u8, span: &crate::ast::Span, d: &mut Diagnos
         Duration::from_secs(rounded)
     } else {
         if micros > 40_950_000 {
-            d.warn(
+            // keepalived -t: a config error (exit 5).
+            d.error(
                 span,
                 "advert_int",
                 "VRRPv3 advertisement interval must be at most 40.95s; using 40.95s",
