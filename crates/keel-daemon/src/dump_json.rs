@@ -61,8 +61,89 @@ fn list_field(m: &mut Map<String, Value>, key: &str, v: Vec<String>) {
     }
 }
 
-fn data(st: &InstanceStatus, cfg: Option<&VrrpInstance>, g: &Config) -> Value {
+/// The GARP timing fields: the instance's, else global_defs' values.
+fn garp(m: &mut Map<String, Value>, c: Option<&VrrpInstance>, gd: &keel_config::model::GlobalDefs) {
     let secs = |d: std::time::Duration| d.as_secs_f64();
+    let (gdelay, grefresh, grep, grefresh_rep, glp_delay, glp_rep) = match c {
+        Some(i) => (
+            secs(i.garp_master_delay),
+            i.garp_master_refresh.as_secs(),
+            i.garp_master_repeat,
+            i.garp_master_refresh_repeat,
+            i.garp_lower_prio_delay.as_secs(),
+            i.garp_lower_prio_repeat,
+        ),
+        None => (
+            secs(gd.vrrp_garp_master_delay),
+            gd.vrrp_garp_master_refresh.as_secs(),
+            gd.vrrp_garp_master_repeat,
+            gd.vrrp_garp_master_refresh_repeat,
+            gd.vrrp_garp_lower_prio_delay.as_secs(),
+            gd.vrrp_garp_lower_prio_repeat,
+        ),
+    };
+    m.insert("garp_delay".into(), json!(gdelay));
+    m.insert("garp_refresh".into(), json!(grefresh));
+    m.insert("garp_rep".into(), json!(grep));
+    m.insert("garp_refresh_rep".into(), json!(grefresh_rep));
+    m.insert("garp_lower_prio_delay".into(), json!(glp_delay));
+    m.insert("garp_lower_prio_rep".into(), json!(glp_rep));
+}
+
+/// Scripts, addresses and trackers; keepalived leaves out empty ones.
+fn lists(m: &mut Map<String, Value>, st: &InstanceStatus, c: Option<&VrrpInstance>, g: &Config) {
+    if let Some(i) = c {
+        script_field(m, "script_backup", &i.notify.backup);
+        script_field(m, "script_master", &i.notify.master);
+        script_field(m, "script_fault", &i.notify.fault);
+        script_field(m, "script_stop", &i.notify.stop);
+        script_field(m, "script", &i.notify.generic);
+        script_field(
+            m,
+            "script_master_rx_lower_pri",
+            &i.notify.master_rx_lower_pri,
+        );
+    }
+    let dev = st.interface.as_str();
+    let vips = c
+        .map(|i| {
+            i.virtual_ipaddress
+                .iter()
+                .map(|v| vip_text(v, dev))
+                .collect()
+        })
+        .unwrap_or_default();
+    list_field(m, "vips", vips);
+    let evips = c
+        .map(|i| {
+            i.virtual_ipaddress_excluded
+                .iter()
+                .map(|v| vip_text(v, dev))
+                .collect()
+        })
+        .unwrap_or_default();
+    list_field(m, "evips", evips);
+    if let Some(i) = c {
+        list_field(
+            m,
+            "track_ifp",
+            i.track.interfaces.iter().map(|t| t.name.clone()).collect(),
+        );
+        let scripts = i
+            .track
+            .scripts
+            .iter()
+            .map(|t| {
+                g.vrrp_script(&t.name)
+                    .map(|s| s.script.command.clone())
+                    .unwrap_or_else(|| t.name.clone())
+            })
+            .collect();
+        list_field(m, "track_script", scripts);
+    }
+}
+
+fn data(st: &InstanceStatus, cfg: Option<&VrrpInstance>, g: &Config) -> Value {
     let adver = st.advert_interval_ms as f64 / 1000.0;
     let mut m = Map::new();
     m.insert("iname".into(), json!(st.name));
@@ -96,31 +177,7 @@ fn data(st: &InstanceStatus, cfg: Option<&VrrpInstance>, g: &Config) -> Value {
     };
     m.insert("master_priority".into(), json!(master_priority));
     m.insert("last_transition".into(), json!(st.since));
-    let gd = &g.global_defs;
-    let (gdelay, grefresh, grep, grefresh_rep, glp_delay, glp_rep) = match c {
-        Some(i) => (
-            secs(i.garp_master_delay),
-            i.garp_master_refresh.as_secs(),
-            i.garp_master_repeat,
-            i.garp_master_refresh_repeat,
-            i.garp_lower_prio_delay.as_secs(),
-            i.garp_lower_prio_repeat,
-        ),
-        None => (
-            secs(gd.vrrp_garp_master_delay),
-            gd.vrrp_garp_master_refresh.as_secs(),
-            gd.vrrp_garp_master_repeat,
-            gd.vrrp_garp_master_refresh_repeat,
-            gd.vrrp_garp_lower_prio_delay.as_secs(),
-            gd.vrrp_garp_lower_prio_repeat,
-        ),
-    };
-    m.insert("garp_delay".into(), json!(gdelay));
-    m.insert("garp_refresh".into(), json!(grefresh));
-    m.insert("garp_rep".into(), json!(grep));
-    m.insert("garp_refresh_rep".into(), json!(grefresh_rep));
-    m.insert("garp_lower_prio_delay".into(), json!(glp_delay));
-    m.insert("garp_lower_prio_rep".into(), json!(glp_rep));
+    garp(&mut m, c, &g.global_defs);
     m.insert(
         "lower_prio_no_advert".into(),
         json!(flag(|i| i.lower_prio_no_advert)),
@@ -157,55 +214,7 @@ fn data(st: &InstanceStatus, cfg: Option<&VrrpInstance>, g: &Config) -> Value {
         "smtp_alert".into(),
         json!(c.and_then(|i| i.smtp_alert).unwrap_or(false)),
     );
-    if let Some(i) = c {
-        script_field(&mut m, "script_backup", &i.notify.backup);
-        script_field(&mut m, "script_master", &i.notify.master);
-        script_field(&mut m, "script_fault", &i.notify.fault);
-        script_field(&mut m, "script_stop", &i.notify.stop);
-        script_field(&mut m, "script", &i.notify.generic);
-        script_field(
-            &mut m,
-            "script_master_rx_lower_pri",
-            &i.notify.master_rx_lower_pri,
-        );
-    }
-    let dev = st.interface.as_str();
-    let vips = c
-        .map(|i| {
-            i.virtual_ipaddress
-                .iter()
-                .map(|v| vip_text(v, dev))
-                .collect()
-        })
-        .unwrap_or_default();
-    list_field(&mut m, "vips", vips);
-    let evips = c
-        .map(|i| {
-            i.virtual_ipaddress_excluded
-                .iter()
-                .map(|v| vip_text(v, dev))
-                .collect()
-        })
-        .unwrap_or_default();
-    list_field(&mut m, "evips", evips);
-    if let Some(i) = c {
-        list_field(
-            &mut m,
-            "track_ifp",
-            i.track.interfaces.iter().map(|t| t.name.clone()).collect(),
-        );
-        let scripts = i
-            .track
-            .scripts
-            .iter()
-            .map(|t| {
-                g.vrrp_script(&t.name)
-                    .map(|s| s.script.command.clone())
-                    .unwrap_or_else(|| t.name.clone())
-            })
-            .collect();
-        list_field(&mut m, "track_script", scripts);
-    }
+    lists(&mut m, st, c, g);
     let auth = c.and_then(|i| i.authentication.as_ref());
     m.insert(
         "auth_type".into(),

@@ -5,16 +5,41 @@
 use super::Stmt;
 use crate::ast::Span;
 use crate::diag::Diagnostics;
-use crate::model::{Config, VrrpInstance};
+use crate::model::{Config, GlobalDefs, VrrpInstance};
 use std::collections::HashMap;
 
-/// Unicast settings keepalived corrects through its config-error path.
-pub(super) fn unicast(
+/// `garp_master_repeat`: 0 is raised to 1 through the config-error path.
+pub(super) fn garp_repeat(st: &Stmt, d: &mut Diagnostics) -> Option<u32> {
+    let n: u32 = st.uint(0, 0, 65535, d)?;
+    if n == 0 {
+        st.error(d, "garp_master_repeat must be greater than 0, setting to 1");
+    }
+    Some(n.max(1))
+}
+
+/// One instance's settings keepalived corrects through its config-error
+/// path.
+pub(super) fn instance(
     vi: &mut VrrpInstance,
+    has_interface: bool,
     unicast_block: bool,
     block: &Stmt,
     d: &mut Diagnostics,
 ) {
+    if !has_interface {
+        // keepalived: "Unknown interface!".
+        block.error(d, "vrrp_instance has no interface");
+    }
+    if vi.promote_secondaries && vi.use_vmac.is_some() {
+        block.error(
+            d,
+            "promote_secondaries is automatically set for vmacs - ignoring",
+        );
+    }
+    // `no_virtual_ipaddress` says an instance without VIPs is meant.
+    if vi.virtual_ipaddress.is_empty() && !vi.strict_mode && !vi.no_virtual_ipaddress {
+        block.error(d, "No VIP specified; at least one is sensible");
+    }
     if vi.unicast_peer.is_empty() {
         if unicast_block || vi.unicast_src_ip.is_some() || vi.unicast_ttl.is_some() {
             block.error(
@@ -76,4 +101,21 @@ pub(super) fn vmac_names_unique(
             );
         }
     }
+}
+
+/// An empty `notification_email { }`.
+pub(super) fn notification_email(st: &Stmt, g: &GlobalDefs, d: &mut Diagnostics) {
+    if g.notification_email.is_empty() {
+        st.error(d, "Warning - empty notification_email block");
+    }
+}
+
+/// keel has no iptables, like Debian's keepalived build, which reports
+/// these keywords through its config-error path.
+pub(super) fn no_iptables(st: &Stmt, g: &mut GlobalDefs, d: &mut Diagnostics) {
+    st.error(
+        d,
+        "iptables not supported, using nftables instead. Please replace 'vrrp_iptables' and 'vrrp_ipsets' with the 'nftables' option",
+    );
+    g.other.push(st.raw());
 }

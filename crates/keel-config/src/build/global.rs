@@ -63,10 +63,7 @@ fn global_stmt(
                 g.notification_email
                     .extend(line.into_iter().map(|w| w.text));
             }
-            if g.notification_email.is_empty() {
-                // keepalived -t: a config error (exit 5).
-                st.error(d, "Warning - empty notification_email block");
-            }
+            super::consistency::notification_email(st, g, d);
         }
         "notification_email_from" => g.notification_email_from = st.string(0),
         "smtp_server" => {
@@ -166,15 +163,7 @@ fn global_stmt(
         "enable_snmp_rfcv3" => g.enable_snmp_rfcv3 = true,
         "enable_dbus" => g.enable_dbus = true,
         "dbus_service_name" => g.dbus_service_name = st.string(0),
-        // keel has no iptables, like Debian's keepalived build, which
-        // reports these through its config-error path (-t exits 5).
-        "vrrp_iptables" | "vrrp_ipsets" => {
-            st.error(
-                d,
-                "iptables not supported, using nftables instead. Please replace 'vrrp_iptables' and 'vrrp_ipsets' with the 'nftables' option",
-            );
-            g.other.push(st.raw());
-        }
+        "vrrp_iptables" | "vrrp_ipsets" => super::consistency::no_iptables(st, g, d),
         _ => g.other.push(st.raw()),
     }
 }

@@ -493,12 +493,7 @@ pub(crate) fn vrrp_instance(
             ),
             "garp_master_delay" => set(&mut vi.garp_master_delay, st.timer(0, d)),
             "garp_master_repeat" => {
-                let n = st.uint(0, 0, 65535, d);
-                if n == Some(0) {
-                    // keepalived -t: a config error (exit 5).
-                    st.error(d, "garp_master_repeat must be greater than 0, setting to 1");
-                }
-                set(&mut vi.garp_master_repeat, n.map(|n: u32| n.max(1)));
+                set(&mut vi.garp_master_repeat, consistency::garp_repeat(st, d))
             }
             "garp_master_refresh" => set(&mut vi.garp_master_refresh, st.timer(0, d)),
             "garp_master_refresh_repeat" => {
@@ -603,24 +598,11 @@ pub(crate) fn vrrp_instance(
             "strict mode does not support authentication; authentication ignored",
         );
     }
-    if vi.interface.is_none() && g.default_interface.is_none() {
-        // keepalived -t: "Unknown interface!", a config error (exit 5).
-        block.error(d, "vrrp_instance has no interface");
-    }
-    if vi.promote_secondaries && vi.use_vmac.is_some() {
-        block.error(
-            d,
-            "promote_secondaries is automatically set for vmacs - ignoring",
-        );
-    }
     if vi.virtual_ipaddress.is_empty() && vi.strict_mode {
         block.error(d, "strict mode requires at least one virtual_ipaddress");
-    } else if vi.virtual_ipaddress.is_empty() && !vi.no_virtual_ipaddress {
-        // keepalived's config-error path (-t exits 5); `no_virtual_ipaddress`
-        // says it is meant.
-        block.error(d, "No VIP specified; at least one is sensible");
     }
-    consistency::unicast(&mut vi, unicast_block, block, d);
+    let has_interface = vi.interface.is_some() || g.default_interface.is_some();
+    consistency::instance(&mut vi, has_interface, unicast_block, block, d);
     // keepalived clears these, so the model holds what will really happen.
     if vi.nopreempt && vi.priority == 255 {
         block.warn(
