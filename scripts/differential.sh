@@ -80,6 +80,9 @@ while IFS= read -r -d '' conf; do
   (cd "$dir" && timeout -k 2 "$limit" ip netns exec "$ns" "$keel" check -f "$conf") \
     > "$out/keel.out" 2>&1 < /dev/null
   kl=$?
+  if [ "$kl" -eq 101 ] || [ "$kl" -ge 124 ]; then
+    mkdir -p "$out/keel-failures" && cp "$out/keel.out" "$out/keel-failures/${rel//\//_}.out"
+  fi
   printf '%s\t%s\t%s\t%s\t%s\n' "$rel" "$ka" "$kl" "$(first_error "$out/ka.out")" \
     "$(first_error "$out/keel.out")" >> "$results"
 done < <(find "$corpus" -type f -name '*.conf' -print0 | sort -z)
