@@ -283,6 +283,16 @@ pub fn scripts(config: &Config) -> Vec<(&'static str, &Script)> {
     for s in &config.vrrp_scripts {
         v.push(("script", &s.script));
     }
+    let g = &config.global_defs;
+    for (kw, f) in [
+        ("notify_fifo_script", &g.notify_fifo),
+        ("vrrp_notify_fifo_script", &g.vrrp_notify_fifo),
+        ("lvs_notify_fifo_script", &g.lvs_notify_fifo),
+    ] {
+        if let Some(s) = f.as_ref().and_then(|f| f.script.as_ref()) {
+            v.push((kw, s));
+        }
+    }
     for i in &config.vrrp_instances {
         notify_scripts(&mut v, &i.notify);
     }
@@ -371,6 +381,10 @@ fn is_executable(p: &Path) -> bool {
 /// `script_user` is unset and the `keepalived_script` user does not exist,
 /// and `enable_script_security` is off.
 fn script_security_violation(config: &Config) -> Option<String> {
+    // Nothing runs without an instance or a virtual server.
+    if config.vrrp_instances.is_empty() && config.virtual_servers.is_empty() {
+        return None;
+    }
     // keepalived disables the scripts it cannot find before it judges.
     let runnable = scripts(config)
         .iter()

@@ -421,6 +421,18 @@ fn host_verdicts_match_keepalived_t() {
             0,
         ),
         (
+            "notify_fifo_script runs as root without script security",
+            "global_defs {\n notify_fifo /tmp/keel-check-test.fifo\n notify_fifo_script /bin/true\n}\n\
+             vrrp_instance VI_1 {\n interface lo\n virtual_router_id 51\n \
+             virtual_ipaddress {\n 192.0.2.1\n }\n}\n",
+            6,
+        ),
+        (
+            "scripts but nothing that runs them",
+            "global_defs {\n notify_fifo /tmp/keel-check-test.fifo\n notify_fifo_script /bin/true\n}\n",
+            0,
+        ),
+        (
             "script security is reported over config errors",
             "global_defs {\n foo_bar 1\n}\nvrrp_script chk {\n script /bin/true\n}\n\
              vrrp_instance VI_1 {\n interface lo\n virtual_router_id 51\n track_script {\n \
