@@ -34,7 +34,7 @@ trap cleanup EXIT
 ip netns add "$ns"
 ip -n "$ns" link set lo up
 
-# Interface names the configs use: after `interface`, `dev`,
+# Interface names the configs use: macro values, after `interface`, `dev`,
 # `default_interface`, `lvs_sync_daemon_interface`, and the lines of
 # track_interface blocks. Only valid kernel names (1-15 chars, no / or :),
 # and not VMAC names (vrrp.N): the daemon creates those, and one that
@@ -45,6 +45,11 @@ mapfile -t ifaces < <(
       /track_interface[ \t]*\{/ { inblk = 1; next }
       inblk && /\}/ { inblk = 0; next }
       inblk { print $1; next }
+      # Macro values ($IF=eth0): names hidden behind macros. A value that
+      # is no interface only adds an unused one.
+      match($0, /\$[A-Za-z_][A-Za-z0-9_]*=[^ \t]+/) {
+        v = substr($0, RSTART, RLENGTH); sub(/^[^=]*=/, "", v); print v
+      }
       {
         for (i = 1; i < NF; i++)
           if ($i == "interface" || $i == "dev" || $i == "default_interface" ||
