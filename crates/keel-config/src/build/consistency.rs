@@ -119,3 +119,17 @@ pub(super) fn no_iptables(st: &Stmt, g: &mut GlobalDefs, d: &mut Diagnostics) {
     );
     g.other.push(st.raw());
 }
+
+/// A sync group of one instance: keepalived's wording, through its
+/// config-error path.
+pub(super) fn one_member_group(sp: Option<&Span>, name: &str, d: &mut Diagnostics) {
+    if let Some(sp) = sp {
+        d.error(
+            sp,
+            "group",
+            format!(
+                "Sync group {name} has only 1 virtual router(s) - this probably isn't what you want"
+            ),
+        );
+    }
+}

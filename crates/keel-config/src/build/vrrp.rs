@@ -869,18 +869,8 @@ pub(crate) fn cross_check(cfg: &mut Config, top: &[Stmt], d: &mut Diagnostics) {
                 );
             }
         }
-        if sg.group.len() == 1
-            && let Some(sp) = &sp
-        {
-            // keepalived's wording; a config error for its -t (exit 5).
-            d.error(
-                sp,
-                "group",
-                format!(
-                    "Sync group {} has only 1 virtual router(s) - this probably isn't what you want",
-                    sg.name
-                ),
-            );
+        if sg.group.len() == 1 {
+            consistency::one_member_group(sp.as_ref(), &sg.name, d);
         }
     }
     for vi in &mut cfg.vrrp_instances {
