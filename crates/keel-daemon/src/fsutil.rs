@@ -266,5 +266,4 @@ mod tests {
         nix::unistd::mkfifo(&fifo, Mode::from_bits_truncate(0o600)).unwrap();
         assert_eq!(crate::trackers::read_track_file(&fifo), 0);
     }
-
 }
