@@ -201,6 +201,9 @@ pub fn run(opts: DaemonOptions) -> Result<i32, DaemonError> {
         logging::init(&opts.log)?;
     }
     tracing::info!("Starting keel {}", env!("CARGO_PKG_VERSION"));
+    crate::crash::install_panic_hook();
+    #[cfg(debug_assertions)]
+    crate::crash::fault::init();
     let cfg = match load(&opts.config_file, opts.config_id.as_deref()) {
         Ok(c) => Arc::new(c),
         Err(e) => {
@@ -550,7 +553,11 @@ async fn services(opts: DaemonOptions, cfg: Arc<Config>, run_vrrp: bool) -> i32 
                     }
                     notify_ready(&sd);
                 }
-                Sig::Data => { let _ = engine.send(EngineMsg::DumpData(PathBuf::from(DATA_FILE))); }
+                Sig::Data => {
+                    #[cfg(debug_assertions)]
+                    crate::crash::fault::on_sigusr1();
+                    let _ = engine.send(EngineMsg::DumpData(PathBuf::from(DATA_FILE)));
+                }
                 Sig::Stats => { let _ = engine.send(EngineMsg::DumpStats(PathBuf::from(STATS_FILE))); }
                 Sig::Json => dump_json(&engine, &svc.cfg).await,
                 Sig::StatsClear => {

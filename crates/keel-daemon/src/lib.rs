@@ -23,6 +23,7 @@
 
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod crash;
 pub mod creds;
 pub mod daemon;
 pub mod dump_json;

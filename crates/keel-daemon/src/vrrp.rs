@@ -29,6 +29,8 @@ use crate::mapping::{InstancePlan, TrackSource};
 
 mod dump;
 mod events;
+mod handover;
+mod netops;
 pub mod priority;
 mod reload;
 mod rx;
@@ -143,12 +145,21 @@ struct Runtime {
     vmacs: vmac::Vmacs,
     priority: priority::ThreadPriority,
     status: status::Publisher,
+    /// Address, route and rule changes, performed off this thread.
+    netops: netops::NetOps,
+    /// The last advert sent to each destination of each instance, the
+    /// source of the crash hand-over's priority-0 adverts.
+    last_tx: HashMap<(InstanceId, std::net::IpAddr), keel_vrrp::router::Transmit>,
+    /// The crash hand-over must be rebuilt after this flush.
+    handover_dirty: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum RuntimeError {
     #[error(transparent)]
     Linux(#[from] keel_linux::LinuxError),
+    #[error("cannot start the netlink executor: {0}")]
+    Executor(#[from] std::io::Error),
 }
 
 impl Runtime {
@@ -158,6 +169,10 @@ impl Runtime {
         priority: priority::ThreadPriority,
     ) -> Result<Runtime, RuntimeError> {
         let nl = Netlink::new()?;
+        // In this thread's namespace, where the VIPs live.
+        if let Err(e) = keel_linux::emergency::install() {
+            tracing::warn!("crash hand-over unavailable: {e}");
+        }
         let monitor = match NetlinkMonitor::new().await {
             Ok(m) => Some(m),
             Err(e) => {
@@ -181,6 +196,9 @@ impl Runtime {
             vmacs: vmac::Vmacs::default(),
             priority,
             status: status::Publisher::start(),
+            netops: netops::NetOps::start()?,
+            last_tx: HashMap::new(),
+            handover_dirty: true,
         };
         let plans = rt.plan(cfg).await;
         let n = plans.len();
@@ -280,6 +298,8 @@ impl Runtime {
         self.router.handle_all(now, Event::Shutdown);
         self.flush().await;
         self.sockets.clear();
+        // The VIPs go before the interfaces holding them, and before `done`.
+        self.netops.drain().await;
         // With -V the VIPs stay, and so must the interface holding them.
         if release {
             for name in self.vmacs.names() {
@@ -314,7 +334,13 @@ impl Runtime {
                 self.reload(&cfg).await;
                 self.raise_priority();
             }
-            EngineMsg::DumpData(path) => self.write_file(path, self.dump_data()),
+            EngineMsg::DumpData(path) => {
+                #[cfg(debug_assertions)]
+                if crate::crash::fault::due(crate::crash::fault::Fault::PanicVrrp) {
+                    panic!("injected fault: panic-vrrp");
+                }
+                self.write_file(path, self.dump_data())
+            }
             EngineMsg::DumpStats(path) => self.write_file(path, self.dump_stats()),
             EngineMsg::Snapshot { clear_stats, reply } => {
                 let _ = reply.send(status::snapshot_now(self));
@@ -341,6 +367,7 @@ impl Runtime {
             } else if let Some(o) = self.router.poll_output() {
                 self.perform(o).await;
             } else {
+                self.refresh_handover();
                 return;
             }
         }
@@ -394,12 +421,12 @@ impl Runtime {
             // The router turns these into transmits.
             Action::SendAdvert { .. } => {}
             Action::AddVips(set) => {
-                self.apply_vips(&name, &set, true).await;
+                self.apply_vips(&name, &set, true);
                 self.status.vips(&name, true);
             }
             Action::RemoveVips(set) => {
                 if self.releasing {
-                    self.apply_vips(&name, &set, false).await;
+                    self.apply_vips(&name, &set, false);
                     self.status.vips(&name, false);
                 }
             }
@@ -419,6 +446,7 @@ impl Runtime {
                 if let Some(ir) = self.insts.get_mut(&name) {
                     ir.state = to;
                 }
+                self.handover_dirty = true;
             }
         }
     }

@@ -7,6 +7,8 @@
 //!   link queries; VMAC (macvlan) creation.
 //! * [`NetlinkMonitor`]: link up/down and address add/remove events.
 //! * [`PacketSocket`]: sends prepared Ethernet frames (GARP, unsolicited NA).
+//! * [`emergency`]: pre-built priority-0 adverts and address deletions a
+//!   dying process sends from a panic hook or a fatal-signal handler.
 //! * [`sysctl`]: `/proc/sys/net` access; [`iface`]: name/index/MAC lookups.
 //! * [`process`]: daemonizing, entering a named network namespace, umask.
 //! * [`sched`]: real-time policy and nice value of the calling thread,
@@ -21,6 +23,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod creds;
+pub mod emergency;
 pub mod error;
 pub mod iface;
 pub mod monitor;

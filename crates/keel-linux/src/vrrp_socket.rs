@@ -256,6 +256,11 @@ impl VrrpSocket {
         self.header_included
     }
 
+    /// The descriptor, for [`crate::emergency`]'s pre-built sends.
+    pub fn raw_fd(&self) -> std::os::fd::RawFd {
+        self.fd.get_ref().as_raw_fd()
+    }
+
     /// Sends one packet to `dst` (the group, or a unicast peer). With
     /// [`VrrpSocketOptions::header_included`], `bytes` is a whole IPv4 packet;
     /// otherwise the VRRP message.

@@ -62,6 +62,10 @@ impl Worker {
         let release = loop {
             tokio::select! {
                 probed = runner.next() => {
+                    #[cfg(debug_assertions)]
+                    if crate::crash::fault::due(crate::crash::fault::Fault::PanicLvs) {
+                        panic!("injected fault: panic-lvs");
+                    }
                     let Probed { id, result, wall, actions, .. } = probed;
                     self.results.insert(id, CheckResult {
                         ok: result.ok,

@@ -85,6 +85,9 @@ impl Runtime {
         }
         needed.sort();
         self.sockets.sync(&needed);
+        let names = &self.names;
+        self.last_tx.retain(|(id, _), _| names.contains_key(id));
+        self.handover_dirty = true;
     }
 
     /// Groups `plans` into units: sync groups first, then lone instances
@@ -283,6 +286,8 @@ impl Runtime {
                 .values()
                 .any(|p| p.vmac.as_ref().is_some_and(|v| v.name == name));
             if !wanted {
+                // Removed instances' VIPs on it go first.
+                self.netops.drain().await;
                 self.vmacs.remove(&self.nl, &name).await;
                 self.garp_socks.remove(&name);
             }

@@ -204,6 +204,10 @@ impl Sockets {
             loop {
                 match sock.recv().await {
                     Ok(pkt) => {
+                        #[cfg(debug_assertions)]
+                        if crate::crash::fault::due(crate::crash::fault::Fault::PanicReader) {
+                            panic!("injected fault: panic-reader");
+                        }
                         if !queue.try_reserve() {
                             continue;
                         }

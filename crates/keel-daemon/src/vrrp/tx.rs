@@ -6,6 +6,11 @@ use super::Runtime;
 
 impl Runtime {
     pub(super) async fn transmit(&mut self, t: Transmit) {
+        // The crash hand-over sent priority 0: an ordinary advert now would
+        // make the peer wait Master_Down again.
+        if keel_linux::emergency::fired() {
+            return;
+        }
         let Some(sock) = self.sockets.sender(t.ingress).cloned() else {
             return;
         };
@@ -18,6 +23,8 @@ impl Runtime {
                     t.dst
                 );
             }
+            return;
         }
+        self.keep_transmit(t);
     }
 }

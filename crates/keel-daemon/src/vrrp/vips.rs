@@ -4,12 +4,13 @@
 
 use std::net::{IpAddr, Ipv6Addr};
 
-use keel_linux::{AddressSpec, PacketSocket};
+use keel_linux::PacketSocket;
 use keel_vrrp::config::VipSet;
 use keel_vrrp::instance::State;
 use keel_vrrp::packet;
 
 use super::Runtime;
+use super::netops::NetOp;
 use crate::mapping::{self, InstancePlan};
 
 impl Runtime {
@@ -47,7 +48,7 @@ impl Runtime {
             if state == State::Master {
                 let mut addrs = Vec::new();
                 for a in plan.addresses.iter().filter(|a| a.dev == name) {
-                    self.add_address(a).await;
+                    self.add_address(a);
                     addrs.push(a.addr);
                 }
                 let repeat = plan.engine.garp.master_repeat;
@@ -89,11 +90,13 @@ impl Runtime {
                 "VRRP_Instance({name}) VIP {addr} was removed from {} by another agent - re-adding",
                 a.dev
             );
-            self.add_address(&a).await;
+            self.add_address(&a);
         }
     }
 
-    pub(super) async fn apply_vips(&mut self, name: &str, set: &VipSet, add: bool) {
+    /// Queues an instance's VIPs, routes and rules for the netlink
+    /// executor: a stuck kernel lock must not stop the adverts.
+    pub(super) fn apply_vips(&mut self, name: &str, set: &VipSet, add: bool) {
         let Some(ir) = self.insts.get(name) else {
             return;
         };
@@ -113,82 +116,17 @@ impl Runtime {
             .iter()
             .filter_map(|id| ir.plan.rules.get(*id as usize).cloned())
             .collect();
-        if add {
-            for a in &addrs {
-                self.add_address(a).await;
-            }
-            for r in &routes {
-                let mut spec = r.spec.clone();
-                if let Some(dev) = &r.dev {
-                    match keel_linux::ifindex(dev) {
-                        Ok(i) => spec = spec.oif(i),
-                        Err(e) => {
-                            tracing::warn!("VRRP_Instance({name}) route {}: {e}", r.spec.dst);
-                            continue;
-                        }
-                    }
-                }
-                if let Err(e) = self.nl.add_route(&spec).await {
-                    tracing::warn!("VRRP_Instance({name}) cannot add route: {e}");
-                }
-            }
-            for r in &rules {
-                if let Err(e) = self.nl.add_rule(r).await {
-                    tracing::warn!("VRRP_Instance({name}) cannot add rule: {e}");
-                }
-            }
-        } else {
-            for r in &rules {
-                if let Err(e) = self.nl.del_rule(r).await {
-                    tracing::warn!("VRRP_Instance({name}) cannot delete rule: {e}");
-                }
-            }
-            for r in &routes {
-                let mut spec = r.spec.clone();
-                if let Some(i) = r.dev.as_deref().and_then(|d| keel_linux::ifindex(d).ok()) {
-                    spec = spec.oif(i);
-                }
-                if let Err(e) = self.nl.del_route(&spec).await {
-                    tracing::warn!("VRRP_Instance({name}) cannot delete route: {e}");
-                }
-            }
-            for a in &addrs {
-                let Ok(ifindex) = keel_linux::ifindex(&a.dev) else {
-                    continue;
-                };
-                let spec = AddressSpec::new(ifindex, a.addr, a.prefix_len);
-                if let Err(e) = self.nl.del_address(&spec).await {
-                    tracing::warn!("VRRP_Instance({name}) cannot remove {}: {e}", a.addr);
-                }
-            }
-        }
+        self.netops.submit(NetOp::Apply {
+            name: name.to_string(),
+            add,
+            addrs,
+            routes,
+            rules,
+        });
     }
 
-    pub(super) async fn add_address(&self, a: &mapping::AddressPlan) {
-        let ifindex = match keel_linux::ifindex(&a.dev) {
-            Ok(i) => i,
-            Err(e) => {
-                tracing::warn!("cannot add {} on {}: {e}", a.addr, a.dev);
-                return;
-            }
-        };
-        let mut spec = AddressSpec::new(ifindex, a.addr, a.prefix_len).scope(a.scope);
-        if let Some(b) = a.broadcast {
-            spec = spec.broadcast(b);
-        }
-        if let Some(l) = &a.label {
-            spec = spec.label(l.clone());
-        }
-        // A VIP must be usable at once; DAD would hold it tentative.
-        if a.nodad || a.addr.is_ipv6() {
-            spec = spec.nodad();
-        }
-        if a.noprefixroute {
-            spec = spec.noprefixroute();
-        }
-        if let Err(e) = self.nl.add_address(&spec).await {
-            tracing::warn!("cannot add {}/{} on {}: {e}", a.addr, a.prefix_len, a.dev);
-        }
+    pub(super) fn add_address(&self, a: &mapping::AddressPlan) {
+        self.netops.submit(NetOp::AddAddress(a.clone()));
     }
 
     pub(super) async fn send_garps(&mut self, name: &str, addrs: &[IpAddr], count: u32) {
