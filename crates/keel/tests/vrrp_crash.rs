@@ -137,3 +137,22 @@ fn slow_address_change_never_delays_an_advert() {
     );
     assert!(worst <= Duration::from_millis(50), "advert intervals {gaps:?}");
 }
+
+// A socket reader that panics on the BACKUP is not swallowed (its instance
+// would go deaf, then MASTER next to the real one): the process ends, so
+// the service manager restarts it, and the MASTER keeps the VIP alone.
+#[test]
+fn panic_in_socket_reader_ends_the_process() {
+    let t = topo("creader");
+    let one = Daemon::start(&t.lab, &t.one, &seed("s1-node1", &[]));
+    let env = [("KEEL_FAULT_INJECT", "panic-reader")];
+    let two = Daemon::start_env(&t.lab, &t.two, &seed("s1-node2", &[]), Impl::Keel, &env);
+    one.wait_vip(VIP, true, 6 * S);
+    two.wait_log("VRRP_Instance(VI_1) Entering BACKUP STATE", 5 * S);
+    two.signal(LabSignal::SIGUSR1);
+    let status = two.proc.wait_timeout(3 * S).unwrap();
+    let status = status.unwrap_or_else(|| panic!("node two still runs; log:\n{}", two.log()));
+    assert!(!status.success(), "node two exited with {status:?}");
+    assert!(two.log().contains("injected fault: panic-reader"), "{}", two.log());
+    assert!(one.has_vip(VIP) && !two.has_vip(VIP));
+}

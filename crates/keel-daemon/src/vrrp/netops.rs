@@ -101,6 +101,10 @@ async fn execute(mut rx: mpsc::UnboundedReceiver<NetOp>, delay: Option<Duration>
         }
     };
     while let Some(op) = rx.recv().await {
+        // A dying process (crash hand-over sent) adds nothing back.
+        if keel_linux::emergency::fired() && !matches!(op, NetOp::Barrier(_)) {
+            continue;
+        }
         if let (Some(d), false) = (delay, matches!(op, NetOp::Barrier(_))) {
             std::thread::sleep(d);
         }

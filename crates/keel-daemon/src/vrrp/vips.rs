@@ -74,6 +74,10 @@ impl Runtime {
 
     /// Another agent deleted one of our VIPs while we are MASTER: put it back.
     pub(super) async fn addr_removed(&mut self, ifindex: u32, addr: IpAddr) {
+        // The crash hand-over removed it: the process is dying.
+        if keel_linux::emergency::fired() {
+            return;
+        }
         let mut readd = Vec::new();
         for ir in self.insts.values() {
             if ir.state != State::Master {
