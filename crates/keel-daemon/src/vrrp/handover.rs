@@ -90,7 +90,11 @@ mod tests {
     use keel_vrrp::packet::{Advert, AuthConfig, ChecksumMode, EncodeCtx, Version};
 
     fn encode(version: Version, priority: u8, checksum: ChecksumMode) -> Vec<u8> {
-        let key = AuthConfig::Pass("secret".into());
+        // VRRPv3 has no authentication (RFC 5798 §9).
+        let key = match version {
+            Version::V2 => AuthConfig::Pass("secret".into()),
+            _ => AuthConfig::None,
+        };
         let adv = Advert {
             version,
             vrid: 51,
@@ -113,6 +117,7 @@ mod tests {
         for (v, ck) in [
             (Version::V2, ChecksumMode::Rfc),
             (Version::V3, ChecksumMode::Rfc),
+            (Version::V3, ChecksumMode::AsV2),
         ] {
             for prio in [1, 100, 150, 254, 255] {
                 let patched = priority_zero(&encode(v, prio, ck), true).unwrap();
