@@ -207,10 +207,7 @@ pub fn install() -> Result<()> {
         // SAFETY: `sa` is fully initialised and the handler only performs
         // async-signal-safe calls (see `on_fatal_signal`).
         if unsafe { libc::sigaction(sig, &sa, std::ptr::null_mut()) } != 0 {
-            return Err(LinuxError::io(
-                "sigaction",
-                std::io::Error::last_os_error(),
-            ));
+            return Err(LinuxError::io("sigaction", std::io::Error::last_os_error()));
         }
     }
     Ok(())

@@ -54,9 +54,18 @@ fn takeover_after(hint: &str, env: &[(&str, &str)], crash: impl FnOnce(&Daemon))
     let frames = cap.stop().unwrap();
     let ads = adverts(&frames);
     let (one_ip, two_ip) = (ip("192.0.2.3"), ip("192.0.2.5"));
-    let last_one = ads.iter().rfind(|a| a.1 == one_ip).expect("no advert of node one");
-    assert_eq!(last_one.2, 0, "node one's last advert is not priority 0: {ads:?}");
-    let first_two = ads.iter().find(|a| a.1 == two_ip).expect("no advert of node two");
+    let last_one = ads
+        .iter()
+        .rfind(|a| a.1 == one_ip)
+        .expect("no advert of node one");
+    assert_eq!(
+        last_one.2, 0,
+        "node one's last advert is not priority 0: {ads:?}"
+    );
+    let first_two = ads
+        .iter()
+        .find(|a| a.1 == two_ip)
+        .expect("no advert of node two");
     assert!(!one.has_vip(VIP), "the crashed node still holds the VIP");
     assert!(
         two.log()
@@ -126,16 +135,15 @@ fn slow_address_change_never_delays_an_advert() {
     let ts: Vec<Duration> = adverts(&frames).iter().map(|a| a.0).collect();
     assert!(ts.len() >= 5, "only {} adverts captured", ts.len());
     let gaps: Vec<Duration> = ts.windows(2).map(|w| w[1] - w[0]).collect();
-    let worst = gaps
-        .iter()
-        .map(|g| g.abs_diff(S))
-        .max()
-        .unwrap_or_default();
+    let worst = gaps.iter().map(|g| g.abs_diff(S)).max().unwrap_or_default();
     eprintln!(
         "slow netlink: VIP added {vip_after:?} after MASTER, {} adverts, worst interval error {worst:?}",
         ts.len()
     );
-    assert!(worst <= Duration::from_millis(50), "advert intervals {gaps:?}");
+    assert!(
+        worst <= Duration::from_millis(50),
+        "advert intervals {gaps:?}"
+    );
 }
 
 // A socket reader that panics on the BACKUP is not swallowed (its instance
@@ -153,6 +161,10 @@ fn panic_in_socket_reader_ends_the_process() {
     let status = two.proc.wait_timeout(3 * S).unwrap();
     let status = status.unwrap_or_else(|| panic!("node two still runs; log:\n{}", two.log()));
     assert!(!status.success(), "node two exited with {status:?}");
-    assert!(two.log().contains("injected fault: panic-reader"), "{}", two.log());
+    assert!(
+        two.log().contains("injected fault: panic-reader"),
+        "{}",
+        two.log()
+    );
     assert!(one.has_vip(VIP) && !two.has_vip(VIP));
 }

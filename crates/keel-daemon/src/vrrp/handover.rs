@@ -100,7 +100,10 @@ mod tests {
             vrid: 51,
             priority,
             max_adver_int_cs: 100,
-            addresses: vec!["192.0.2.111".parse().unwrap(), "192.0.2.112".parse().unwrap()],
+            addresses: vec![
+                "192.0.2.111".parse().unwrap(),
+                "192.0.2.112".parse().unwrap(),
+            ],
             auth: key.advert_auth(0),
         };
         let ctx = EncodeCtx {
