@@ -21,24 +21,42 @@ impl NftBackend {
     /// the sets the packet path fills (DR flows, persistence clients: up to
     /// tens of thousands per server, and the table is read at every
     /// resync): the terse listing, with the verdict maps listed one by one.
+    ///
+    /// The listing takes several `nft` runs; a table deleted or replaced
+    /// between them (by an operator, or another keel) is listed again
+    /// rather than reported as an error, which would leave the table as
+    /// it is until the resync after next.
     fn listing(&self, family: &str) -> Result<Option<String>, BackendError> {
+        let mut attempts = 0;
+        loop {
+            attempts += 1;
+            match self.listing_once(family)? {
+                Listing::Done(json) => return Ok(json),
+                Listing::Changed(msg) if attempts >= LISTING_ATTEMPTS => {
+                    return Err(BackendError::State(msg));
+                }
+                Listing::Changed(_) => {}
+            }
+        }
+    }
+
+    fn listing_once(&self, family: &str) -> Result<Listing, BackendError> {
         let table = &self.options.table;
         let Some(terse) = self.nft.list_table_json_terse(family, table)? else {
-            return Ok(None);
+            return Ok(Listing::Done(None));
         };
         let mut maps = Vec::new();
         for name in existing_objects(&terse)?.maps {
-            let json = self
-                .nft
-                .list_map_json(family, table, &name)?
-                .ok_or_else(|| {
-                    BackendError::State(format!(
+            match self.nft.list_map_json(family, table, &name)? {
+                Some(json) => maps.push(json),
+                None => {
+                    return Ok(Listing::Changed(format!(
                         "map {name} of table {family} {table} vanished while listing it"
-                    ))
-                })?;
-            maps.push(json);
+                    )));
+                }
+            }
         }
-        with_maps(&terse, &maps).map(Some)
+        with_maps(&terse, &maps).map(|json| Listing::Done(Some(json)))
     }
 
     /// The script [`Backend::apply`] would run for `desired`.
@@ -46,6 +64,17 @@ impl NftBackend {
         render(desired, &self.options).map_err(render_error)
     }
 }
+
+/// One pass of [`NftBackend::listing`].
+enum Listing {
+    Done(Option<String>),
+    /// The table changed between two `nft` runs.
+    Changed(String),
+}
+
+/// Passes before a table that keeps changing under the listing is an
+/// error.
+const LISTING_ATTEMPTS: u32 = 3;
 
 fn render_error(e: RenderError) -> BackendError {
     match e {

@@ -48,6 +48,7 @@ fn s3_dr_checks_sorry_server_and_failover_on_nftables() {
     let mut s = s3_lab("s3nft", true);
     let one = Director::start(&s.lab, &s.one, &s3_conf(1, &[]));
     let two = Director::start(&s.lab, &s.two, &s3_conf(2, &[]));
+    let _logs = LogsOnPanic(&one, &two);
     one.wait_vip(true, Duration::from_secs(10));
     one.wait_log(
         "Starting the load balancer on the nftables data plane",
@@ -132,6 +133,8 @@ fn s3_dr_checks_sorry_server_and_failover_on_nftables() {
         "Adding sorry server [127.0.0.1]:tcp:80 to VS [192.0.2.144]:tcp:80",
         CHECK_TIMEOUT,
     );
+    let listing = one.lvs(false);
+    assert!(listing.contains("-> 127.0.0.1:80"), "{listing}");
     wait_only(&s.client, "sorry from one", Duration::from_secs(5));
     let listing = one.lvs(false);
     assert!(listing.contains("-> 127.0.0.1:80"), "{listing}");
@@ -156,6 +159,10 @@ fn s3_dr_checks_sorry_server_and_failover_on_nftables() {
             &format!("Adding service [{rs}]:tcp:80 to VS [192.0.2.144]:tcp:80"),
             CHECK_TIMEOUT,
         );
+        // The line reports a table already in place: a client reacting to
+        // it must not meet the table the line announced a change to.
+        let listing = two.lvs(false);
+        assert!(listing.contains(&format!("-> {rs}:80")), "{listing}");
     }
     let back = wait_until(Duration::from_secs(5), Duration::from_millis(100), || {
         pages(&s.client, 1)[0] != "sorry from two"
@@ -537,4 +544,20 @@ fn s3_notify_scripts_fifo_smtp_alerts_reload_and_keep_table() {
     // -I: the table stays when keel stops.
     d.stop();
     assert!(nft_tables(&one).contains("keel"), "{}", d.log());
+}
+
+/// Both directors' logs when the test fails: an assertion on the client's
+/// pages says what went wrong, the logs say when the table changed.
+struct LogsOnPanic<'a>(&'a Director, &'a Director);
+
+impl Drop for LogsOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!(
+                "director one:\n{}\ndirector two:\n{}",
+                self.0.log(),
+                self.1.log()
+            );
+        }
+    }
 }

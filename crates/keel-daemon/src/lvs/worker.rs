@@ -187,8 +187,16 @@ impl Worker {
         cause: Option<CheckerId>,
         at_startup: bool,
     ) {
-        let mut table_changed = false;
         let changed = !actions.is_empty();
+        // The data plane first, then the lines and notifications that
+        // report the change: keepalived's IPVS command takes microseconds
+        // after its "Adding service" line, an nft transaction can take a
+        // few hundred milliseconds under load, and whoever reacts to the
+        // line (an operator's curl, a notify script, a FIFO reader) must
+        // find the server already in the table.
+        if actions.contains(&Action::TableChanged) {
+            self.apply(set).await;
+        }
         for a in actions {
             match a {
                 Action::Log(line) => tracing::info!("{line}"),
@@ -244,14 +252,11 @@ impl Worker {
                         ));
                     }
                 }
-                Action::TableChanged => table_changed = true,
-                Action::SetWeight { .. }
+                Action::TableChanged
+                | Action::SetWeight { .. }
                 | Action::SorryServerIn { .. }
                 | Action::SorryServerOut { .. } => {}
             }
-        }
-        if table_changed {
-            self.apply(set).await;
         }
         if changed {
             self.save(set);
