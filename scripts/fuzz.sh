@@ -3,7 +3,8 @@
 #
 #   scripts/fuzz.sh [SECONDS_PER_TARGET] [extra libFuzzer args...]
 #
-# Needs `cargo install cargo-fuzz`. Only a stable toolchain is assumed:
+# Installs cargo-fuzz (cargo install --locked) when it is missing. Only a
+# stable toolchain is assumed:
 # RUSTC_BOOTSTRAP=1 lets it accept the nightly-only sanitizer flags that
 # cargo-fuzz passes. Targets are discovered from fuzz/Cargo.toml, so adding a
 # [[bin]] there is all a new target needs (optional seed inputs go in
@@ -16,18 +17,23 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root/fuzz"
 
 if ! cargo fuzz --version >/dev/null 2>&1; then
-    echo "cargo-fuzz is not installed: cargo install cargo-fuzz" >&2
-    exit 2
+    echo "== installing cargo-fuzz"
+    cargo install cargo-fuzz --locked
 fi
 
 export RUSTC_BOOTSTRAP=1
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$root/fuzz/target}"
 
 mapfile -t targets < <(cargo fuzz list)
+# FUZZ_TARGETS="a b" runs only those.
+if [ -n "${FUZZ_TARGETS:-}" ]; then read -r -a targets <<<"$FUZZ_TARGETS"; fi
 if [ "${#targets[@]}" -eq 0 ]; then
     echo "no fuzz targets found in fuzz/Cargo.toml" >&2
     exit 2
 fi
+
+# One build for every target first, so the time limits below are fuzzing time.
+cargo fuzz build
 
 status=0
 for t in "${targets[@]}"; do

@@ -60,9 +60,17 @@ rm -rf "$debroot"
 step "IPVS test VM (the host kernel may lack IPVS; keel-ipvs's tests boot it)"
 bash scripts/ipvs-vm.sh setup
 
+step "fuzz smoke (every target a few seconds on its committed seeds)"
+# Builds into fuzz/target (kept between runs); a crash fails the suite, after
+# the tests have run.
+fuzz_status=0
+nice -n 19 bash scripts/fuzz.sh "${FUZZ_SMOKE_SECS:-5}" || fuzz_status=$?
+
 step "tests"
 # Lab tests build their own uniquely named namespaces, so they run in parallel.
 status=0
 cargo test --workspace --locked --no-fail-fast "${FEATURES[@]}" 2>&1 | tee target/test-output.txt || status=$?
 awk '/^test result:/ { p += $4; f += $6; i += $8 } END { printf "%d passed, %d failed, %d skipped\n", p, f, i }' target/test-output.txt
+if [ "$fuzz_status" -ne 0 ]; then echo "fuzz smoke failed (see fuzz/artifacts/)"; fi
+[ "$status" -eq 0 ] && status=$fuzz_status
 exit "$status"

@@ -238,7 +238,7 @@ pub fn dns_type(name: &str) -> Option<u16> {
     })
 }
 
-pub(crate) fn parse_digest(text: &str) -> Result<[u8; 16], SpecError> {
+pub fn parse_digest(text: &str) -> Result<[u8; 16], SpecError> {
     let bytes = parse_hex(text).map_err(|_| SpecError::BadDigest(text.to_string()))?;
     bytes
         .try_into()

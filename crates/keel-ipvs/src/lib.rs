@@ -18,7 +18,9 @@ mod backend;
 mod client;
 mod error;
 pub mod msg;
-mod nl;
+// Public for the fuzz targets (netlink read-back framing); not an API.
+#[doc(hidden)]
+pub mod nl;
 
 pub use backend::{
     ApplyFailure, IpvsBackend, available_schedulers, dest_to_kernel, destination_from_kernel,

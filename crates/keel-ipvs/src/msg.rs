@@ -529,7 +529,7 @@ fn ip_from(family: u16, b: [u8; 16]) -> Result<IpAddr, DecodeError> {
 }
 
 /// Finds the payload of the first top-level attribute of type `ty`.
-pub(crate) fn find_attr(attrs: &[u8], ty: u16) -> Result<Option<Attr<'_>>, DecodeError> {
+pub fn find_attr(attrs: &[u8], ty: u16) -> Result<Option<Attr<'_>>, DecodeError> {
     for a in nl::attrs(attrs) {
         let a = a?;
         if a.ty == ty {
@@ -540,7 +540,7 @@ pub(crate) fn find_attr(attrs: &[u8], ty: u16) -> Result<Option<Attr<'_>>, Decod
 }
 
 /// Parses the attributes of an `IPVS_CMD_ATTR_SERVICE` nest.
-pub(crate) fn decode_service(nest: &[u8]) -> Result<Service, DecodeError> {
+pub fn decode_service(nest: &[u8]) -> Result<Service, DecodeError> {
     let mut af = None;
     let mut protocol = None;
     let mut addr = None;
@@ -660,7 +660,7 @@ fn addr_payload(a: &Attr<'_>, what: &'static str) -> Result<[u8; 16], DecodeErro
 /// Parses the attributes of an `IPVS_CMD_ATTR_DEST` nest. `svc_family`
 /// applies when the kernel leaves out `IPVS_DEST_ATTR_ADDR_FAMILY` (before
 /// Linux 4.3).
-pub(crate) fn decode_dest(nest: &[u8], svc_family: Family) -> Result<Dest, DecodeError> {
+pub fn decode_dest(nest: &[u8], svc_family: Family) -> Result<Dest, DecodeError> {
     let mut addr = None;
     let mut port = None;
     let mut af = None;
@@ -744,7 +744,7 @@ fn decode_stats(nest: &[u8]) -> Result<Stats, DecodeError> {
 }
 
 /// Parses `IPVS_CMD_SET_INFO`'s top-level attributes.
-pub(crate) fn decode_info(attrs: &[u8]) -> Result<Info, DecodeError> {
+pub fn decode_info(attrs: &[u8]) -> Result<Info, DecodeError> {
     let mut version = None;
     let mut size = None;
     for a in nl::attrs(attrs) {

@@ -234,7 +234,7 @@ impl AddressInfo {
         self.flags & IFA_F_NOPREFIXROUTE != 0
     }
 
-    pub(crate) fn from_message(m: &AddressMessage) -> Option<AddressInfo> {
+    pub fn from_message(m: &AddressMessage) -> Option<AddressInfo> {
         let mut local = None;
         let mut address = None;
         let mut label = None;
@@ -287,7 +287,7 @@ impl LinkInfo {
         self.admin_up && self.running
     }
 
-    pub(crate) fn from_message(m: &LinkMessage) -> LinkInfo {
+    pub fn from_message(m: &LinkMessage) -> LinkInfo {
         let flags = m.header.flags;
         let mut info = LinkInfo {
             ifindex: m.header.index,
