@@ -44,7 +44,11 @@ impl hyper::rt::Read for Server<'_> {
         _: &mut Context<'_>,
         mut buf: hyper::rt::ReadBufCursor<'_>,
     ) -> Poll<io::Result<()>> {
-        let n = self.reply.len().min(buf.remaining()).min(self.reply.len() / 2 + 1);
+        let n = self
+            .reply
+            .len()
+            .min(buf.remaining())
+            .min(self.reply.len() / 2 + 1);
         buf.put_slice(&self.reply[..n]);
         self.reply = &self.reply[n..];
         Poll::Ready(Ok(()))
@@ -115,13 +119,20 @@ fuzz_target!(|data: &[u8]| {
     let url = UrlSpec {
         path: "/health".into(),
         digest,
-        status: if digest.is_none() { vec![(200, 299)] } else { Vec::new() },
+        status: if digest.is_none() {
+            vec![(200, 299)]
+        } else {
+            Vec::new()
+        },
         host: "192.0.2.11:80".into(),
     };
     let Some((status, got)) = runtime().block_on(fetch(reply)) else {
         return;
     };
-    assert_eq!(url.status_ok(status), digest.is_some() || (200..=299).contains(&status));
+    assert_eq!(
+        url.status_ok(status),
+        digest.is_some() || (200..=299).contains(&status)
+    );
     // keel's verdict: a digest mismatch fails the check (with the MD5 in hex).
     if let Some(want) = url.digest
         && want != got

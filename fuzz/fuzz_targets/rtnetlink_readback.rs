@@ -18,7 +18,11 @@ fn translate(msg: &RouteNetlinkMessage) {
         }
         RouteNetlinkMessage::NewAddress(m) | RouteNetlinkMessage::DelAddress(m) => {
             if let Some(info) = AddressInfo::from_message(m) {
-                let _ = (info.is_secondary(), info.is_nodad(), info.is_noprefixroute());
+                let _ = (
+                    info.is_secondary(),
+                    info.is_nodad(),
+                    info.is_noprefixroute(),
+                );
             }
         }
         _ => {}

@@ -84,7 +84,11 @@ fuzz_target!(|data: &[u8]| {
     let mut ids = Vec::new();
     for (me, vip, peer) in [
         (V4_ME, IpAddr::V4(Ipv4Addr::new(192, 0, 2, 50)), V4_PEER),
-        (V6_ME, IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x50)), V6_PEER),
+        (
+            V6_ME,
+            IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 0x50)),
+            V6_PEER,
+        ),
     ] {
         let (unit, wire) = instance(sel, vrid, me, vip, peer);
         let (_, members) = r.add_unit(unit, vec![wire]);
@@ -105,7 +109,11 @@ fuzz_target!(|data: &[u8]| {
         let dgram = if kind & 1 == 0 {
             Datagram::Ipv4(bytes)
         } else {
-            let dst = if sel & 0x08 != 0 { V6_ME } else { IpAddr::V6(VRRP_MCAST_V6) };
+            let dst = if sel & 0x08 != 0 {
+                V6_ME
+            } else {
+                IpAddr::V6(VRRP_MCAST_V6)
+            };
             let meta = RxMeta {
                 src: V6_PEER,
                 dst,
