@@ -91,8 +91,9 @@ fuzz_target!(|data: &[u8]| {
         ),
     ] {
         let (unit, wire) = instance(sel, vrid, me, vip, peer);
-        let (_, members) = r.add_unit(unit, vec![wire]);
-        ids.extend(members);
+        let (unit, clashes) = r.add_unit(unit, vec![wire]);
+        assert!(clashes.is_empty(), "IPv4 and IPv6 share a VRID");
+        ids.push(InstanceId { unit, member: 0 });
     }
     let mut now = Instant::ZERO;
     r.handle_all(now, Event::Startup);
