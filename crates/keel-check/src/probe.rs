@@ -457,7 +457,10 @@ async fn http_probe(t: &Target, http: &HttpSpec, tls: &Arc<rustls::ClientConfig>
 
 // ------------------------------------------------------------------- SMTP
 
-pub async fn read_reply<R: AsyncBufRead + Unpin>(r: &mut R, limit: Duration) -> Result<u16, String> {
+pub async fn read_reply<R: AsyncBufRead + Unpin>(
+    r: &mut R,
+    limit: Duration,
+) -> Result<u16, String> {
     // Multi-line replies (RFC 5321 §4.2.1) continue with "NNN-".
     let mut line = Vec::new();
     for _ in 0..64 {
