@@ -61,10 +61,12 @@ step "IPVS test VM (the host kernel may lack IPVS; keel-ipvs's tests boot it)"
 bash scripts/ipvs-vm.sh setup
 
 step "fuzz smoke (every target a few seconds on its committed seeds)"
-# Builds into fuzz/target (kept between runs); a crash fails the suite, after
-# the tests have run.
+# The sanitizer build lives outside the checkout (like the IPVS VM's cache), so
+# a fresh clone on the same machine rebuilds only keel's own crates; a crash
+# fails the suite, after the tests have run.
 fuzz_status=0
-nice -n 19 bash scripts/fuzz.sh "${FUZZ_SMOKE_SECS:-5}" || fuzz_status=$?
+CARGO_TARGET_DIR="${KEEL_FUZZ_TARGET:-/var/cache/keel-fuzz/target}" \
+  nice -n 19 bash scripts/fuzz.sh "${FUZZ_SMOKE_SECS:-5}" || fuzz_status=$?
 
 step "tests"
 # Lab tests build their own uniquely named namespaces, so they run in parallel.
