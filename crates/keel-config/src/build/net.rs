@@ -130,50 +130,7 @@ pub(crate) fn vips(line: &[Word], static_addr: bool, d: &mut Diagnostics) -> Vec
                     ok = false;
                     break;
                 };
-                match opt {
-                    "dev" => v.dev = Some(value.to_string()),
-                    // IPv6 addresses have no scope or label in netlink:
-                    // keepalived drops them through its config-error path.
-                    "scope" | "label" if address.is_ipv6() => d.error(
-                        &w.span,
-                        &head.text,
-                        format!(
-                            "Cannot specify {opt} for IPv6 addresses ({address}) - ignoring {opt}"
-                        ),
-                    ),
-                    "scope" => v.scope = Some(value.to_string()),
-                    "label" => {
-                        if value.len() >= 16 {
-                            d.error(&w.span, &head.text, "label longer than 15 characters");
-                            ok = false;
-                        }
-                        v.label = Some(value.to_string())
-                    }
-                    "peer" => match parse_prefix(value) {
-                        Some((p, plen)) if p.is_ipv4() == address.is_ipv4() => {
-                            v.peer = Some(p);
-                            v.prefix_len = plen;
-                        }
-                        _ => {
-                            d.error(&w.span, &head.text, format!("invalid peer '{value}'"));
-                        }
-                    },
-                    "preferred_lft" => {
-                        if value == "forever" {
-                            v.preferred_lft = Some(u32::MAX);
-                        } else if let Ok(n) = value.parse() {
-                            v.preferred_lft = Some(n);
-                        } else {
-                            d.error(
-                                &w.span,
-                                &head.text,
-                                format!("invalid preferred_lft '{value}'"),
-                            );
-                        }
-                    }
-                    "track_group" if static_addr => v.track_group = Some(value.to_string()),
-                    _ => d.error(&w.span, &head.text, format!("'{opt}' is not valid here")),
-                }
+                ok &= vip_valued(&mut v, value, w, head, static_addr, d);
                 i += 2;
                 continue;
             }
@@ -189,27 +146,90 @@ pub(crate) fn vips(line: &[Word], static_addr: bool, d: &mut Diagnostics) -> Vec
             }
             i += 1;
         }
-        if let (Some(plus), IpAddr::V4(a)) = (brd_rel, v.address) {
-            let base = match v.peer {
-                Some(IpAddr::V4(p)) => u32::from(p),
-                _ => u32::from(a),
-            };
-            let m = host_mask(v.prefix_len);
-            v.broadcast = Some(Ipv4Addr::from(if plus { base | m } else { base & !m }));
-        }
-        if v.peer.is_some() && v.broadcast.is_some() {
-            d.error(
-                &head.span,
-                &head.text,
-                "cannot give both a broadcast and a peer address; broadcast ignored",
-            );
-            v.broadcast = None;
-        }
+        vip_finish(&mut v, brd_rel, head, d);
         if ok {
             out.push(v);
         }
     }
     out
+}
+
+/// The value of a `virtual_ipaddress` option that takes one; false when the
+/// address must be dropped.
+fn vip_valued(
+    v: &mut VirtualIp,
+    value: &str,
+    w: &Word,
+    head: &Word,
+    static_addr: bool,
+    d: &mut Diagnostics,
+) -> bool {
+    let address = v.address;
+    let opt = w.text.as_str();
+    let mut ok = true;
+    match opt {
+        "dev" => v.dev = Some(value.to_string()),
+        // IPv6 addresses have no scope or label in netlink:
+        // keepalived drops them through its config-error path.
+        "scope" | "label" if address.is_ipv6() => d.error(
+            &w.span,
+            &head.text,
+            format!("Cannot specify {opt} for IPv6 addresses ({address}) - ignoring {opt}"),
+        ),
+        "scope" => v.scope = Some(value.to_string()),
+        "label" => {
+            if value.len() >= 16 {
+                d.error(&w.span, &head.text, "label longer than 15 characters");
+                ok = false;
+            }
+            v.label = Some(value.to_string())
+        }
+        "peer" => match parse_prefix(value) {
+            Some((p, plen)) if p.is_ipv4() == address.is_ipv4() => {
+                v.peer = Some(p);
+                v.prefix_len = plen;
+            }
+            _ => {
+                d.error(&w.span, &head.text, format!("invalid peer '{value}'"));
+            }
+        },
+        "preferred_lft" => {
+            if value == "forever" {
+                v.preferred_lft = Some(u32::MAX);
+            } else if let Ok(n) = value.parse() {
+                v.preferred_lft = Some(n);
+            } else {
+                d.error(
+                    &w.span,
+                    &head.text,
+                    format!("invalid preferred_lft '{value}'"),
+                );
+            }
+        }
+        "track_group" if static_addr => v.track_group = Some(value.to_string()),
+        _ => d.error(&w.span, &head.text, format!("'{opt}' is not valid here")),
+    }
+    ok
+}
+
+/// The computed broadcast (`brd +` / `brd -`), which a peer address excludes.
+fn vip_finish(v: &mut VirtualIp, brd_rel: Option<bool>, head: &Word, d: &mut Diagnostics) {
+    if let (Some(plus), IpAddr::V4(a)) = (brd_rel, v.address) {
+        let base = match v.peer {
+            Some(IpAddr::V4(p)) => u32::from(p),
+            _ => u32::from(a),
+        };
+        let m = host_mask(v.prefix_len);
+        v.broadcast = Some(Ipv4Addr::from(if plus { base | m } else { base & !m }));
+    }
+    if v.peer.is_some() && v.broadcast.is_some() {
+        d.error(
+            &head.span,
+            &head.text,
+            "cannot give both a broadcast and a peer address; broadcast ignored",
+        );
+        v.broadcast = None;
+    }
 }
 
 const ROUTE_TYPES: &[&str] = &[
