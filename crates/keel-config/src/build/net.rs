@@ -310,15 +310,16 @@ pub(crate) fn route(line: &[Word], d: &mut Diagnostics) -> Option<Route> {
                 );
             }
         };
+        if let Some(slot) = route_slot(&mut r, w) {
+            need(d);
+            *slot = value;
+            i += 2;
+            continue;
+        }
         match w {
             "to" | "dst" => {
                 need(d);
                 dst = value;
-                i += 2;
-            }
-            "src" => {
-                need(d);
-                r.src = value;
                 i += 2;
             }
             "via" | "gw" => {
@@ -332,36 +333,11 @@ pub(crate) fn route(line: &[Word], d: &mut Diagnostics) -> Option<Route> {
                     i += 2;
                 }
             }
-            "dev" | "oif" => {
-                need(d);
-                r.dev = value;
-                i += 2;
-            }
-            "table" => {
-                need(d);
-                r.table = value;
-                i += 2;
-            }
             "metric" | "preference" | "priority" => {
                 match value.as_deref().map(str::parse::<u32>) {
                     Some(Ok(n)) => r.metric = Some(n),
                     _ => d.error(&line[i].span, &head.text, format!("'{w}' needs a number")),
                 }
-                i += 2;
-            }
-            "scope" => {
-                need(d);
-                r.scope = value;
-                i += 2;
-            }
-            "protocol" | "proto" => {
-                need(d);
-                r.protocol = value;
-                i += 2;
-            }
-            "track_group" => {
-                need(d);
-                r.track_group = value;
                 i += 2;
             }
             "onlink" => {
@@ -406,6 +382,24 @@ pub(crate) fn route(line: &[Word], d: &mut Diagnostics) -> Option<Route> {
             }
         }
     }
+    route_dst(r, dst, head, d)
+}
+
+/// The field of a route option that takes one word verbatim.
+fn route_slot<'r>(r: &'r mut Route, w: &str) -> Option<&'r mut Option<String>> {
+    match w {
+        "src" => Some(&mut r.src),
+        "dev" | "oif" => Some(&mut r.dev),
+        "table" => Some(&mut r.table),
+        "scope" => Some(&mut r.scope),
+        "protocol" | "proto" => Some(&mut r.protocol),
+        "track_group" => Some(&mut r.track_group),
+        _ => None,
+    }
+}
+
+/// A route needs a destination: a prefix or `default`/`any`/`all`.
+fn route_dst(mut r: Route, dst: Option<String>, head: &Word, d: &mut Diagnostics) -> Option<Route> {
     match dst {
         Some(dst) => {
             if !matches!(dst.as_str(), "default" | "any" | "all") && parse_prefix(&dst).is_none() {
