@@ -1,7 +1,7 @@
 //! vrrp_script, trackers, sync groups and vrrp_instance.
 
 use super::{Stmt, consistency, list_lines, normalize};
-use crate::ast::Word;
+use crate::ast::{Span, Word};
 use crate::diag::Diagnostics;
 use crate::keywords::Ctx;
 use crate::model::*;
@@ -396,10 +396,23 @@ pub(crate) fn cross_check(cfg: &mut Config, top: &[Stmt], d: &mut Diagnostics) {
         check_refs(&sg.name.clone(), "vrrp_sync_group", &mut sg.track, d);
     }
 
-    // Sync group members must exist and belong to one group only.
+    sync_group_members(cfg, &span_of, fallback.as_ref(), d);
+
+    consistency::vmac_names_unique(cfg, &span_of, d);
+
+    vrid_clashes(cfg, &span_of, d);
+}
+
+/// Sync group members must exist and belong to one group only.
+fn sync_group_members(
+    cfg: &mut Config,
+    span_of: &dyn Fn(&str, &str) -> Option<Span>,
+    fallback: Option<&Span>,
+    d: &mut Diagnostics,
+) {
     let mut member_of: HashMap<String, String> = HashMap::new();
     for sg in &mut cfg.sync_groups {
-        let sp = span_of("vrrp_sync_group", &sg.name).or(fallback.clone());
+        let sp = span_of("vrrp_sync_group", &sg.name).or(fallback.cloned());
         let instances = &cfg.vrrp_instances;
         sg.group.retain(|m| {
             let ok = instances.iter().any(|i| &i.name == m);
@@ -433,11 +446,11 @@ pub(crate) fn cross_check(cfg: &mut Config, top: &[Stmt], d: &mut Diagnostics) {
     for vi in &mut cfg.vrrp_instances {
         vi.sync_group = member_of.get(&vi.name).cloned();
     }
+}
 
-    consistency::vmac_names_unique(cfg, &span_of, d);
-
-    // Two instances with the same VRID on the same interface and family
-    // would answer each other's adverts.
+/// Two instances with the same VRID on the same interface and family
+/// would answer each other's adverts.
+fn vrid_clashes(cfg: &Config, span_of: &dyn Fn(&str, &str) -> Option<Span>, d: &mut Diagnostics) {
     let mut vrids: HashMap<(Option<String>, AddressFamily, u8), String> = HashMap::new();
     for vi in &cfg.vrrp_instances {
         let iface = vi
