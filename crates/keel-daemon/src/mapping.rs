@@ -281,49 +281,13 @@ fn plan_instance_with(
         _ => AuthConfig::None,
     };
 
-    let vmac = vi.use_vmac.as_ref().map(|v| {
-        let name = match configured_vmac_name(v) {
-            Some(n) => n,
-            None => {
-                let n = default_vmac_name(vi.virtual_router_id, vmac_names);
-                vmac_names.insert(n.clone());
-                n
-            }
-        };
-        VmacPlan {
-            name,
-            xmit_base: vi.vmac_xmit_base,
-        }
-    });
+    let vmac = vmac_plan(vi, vmac_names);
     // Addresses without a `dev` go where the virtual MAC answers for them.
     let vip_dev = vmac
         .as_ref()
         .map_or(interface.as_str(), |v| v.name.as_str());
 
-    let mut addresses = Vec::new();
-    let mut vips = VipSet::default();
-    for v in &vi.virtual_ipaddress {
-        vips.vips.push(v.address);
-        addresses.push(address_plan(v, vip_dev));
-    }
-    for v in &vi.virtual_ipaddress_excluded {
-        vips.evips.push(v.address);
-        addresses.push(address_plan(v, vip_dev));
-    }
-    let mut routes = Vec::new();
-    for r in &vi.virtual_routes {
-        if let Some(p) = route_plan(r) {
-            vips.routes.push(routes.len() as ObjectId);
-            routes.push(p);
-        }
-    }
-    let mut rules = Vec::new();
-    for r in &vi.virtual_rules {
-        if let Some(s) = rule_spec(r) {
-            vips.rules.push(rules.len() as ObjectId);
-            rules.push(s);
-        }
-    }
+    let (vips, addresses, routes, rules) = vip_objects(vi, vip_dev);
 
     let mut tracks = Vec::new();
     let mut track_cfgs = Vec::new();
@@ -394,6 +358,58 @@ fn plan_instance_with(
         skip_check_adv_addr: vi.skip_check_adv_addr || g.vrrp_skip_check_adv_addr,
         vmac,
     })
+}
+
+/// The instance's VMAC interface: its configured name, else the first free
+/// `vrrp.VRID` name, which `vmac_names` then holds.
+fn vmac_plan(vi: &VrrpInstance, vmac_names: &mut HashSet<String>) -> Option<VmacPlan> {
+    vi.use_vmac.as_ref().map(|v| {
+        let name = match configured_vmac_name(v) {
+            Some(n) => n,
+            None => {
+                let n = default_vmac_name(vi.virtual_router_id, vmac_names);
+                vmac_names.insert(n.clone());
+                n
+            }
+        };
+        VmacPlan {
+            name,
+            xmit_base: vi.vmac_xmit_base,
+        }
+    })
+}
+
+/// The addresses, routes and rules the instance owns, and the engine's view
+/// of them (indexes into the route and rule lists).
+fn vip_objects(
+    vi: &VrrpInstance,
+    vip_dev: &str,
+) -> (VipSet, Vec<AddressPlan>, Vec<RoutePlan>, Vec<RuleSpec>) {
+    let mut addresses = Vec::new();
+    let mut vips = VipSet::default();
+    for v in &vi.virtual_ipaddress {
+        vips.vips.push(v.address);
+        addresses.push(address_plan(v, vip_dev));
+    }
+    for v in &vi.virtual_ipaddress_excluded {
+        vips.evips.push(v.address);
+        addresses.push(address_plan(v, vip_dev));
+    }
+    let mut routes = Vec::new();
+    for r in &vi.virtual_routes {
+        if let Some(p) = route_plan(r) {
+            vips.routes.push(routes.len() as ObjectId);
+            routes.push(p);
+        }
+    }
+    let mut rules = Vec::new();
+    for r in &vi.virtual_rules {
+        if let Some(s) = rule_spec(r) {
+            vips.rules.push(rules.len() as ObjectId);
+            rules.push(s);
+        }
+    }
+    (vips, addresses, routes, rules)
 }
 
 /// keepalived checks the source only in unicast mode; giving a peer a TTL
