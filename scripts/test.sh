@@ -23,6 +23,9 @@ cargo clippy --workspace --all-targets --locked "${FEATURES[@]}" -- -D warnings
 step "architecture invariants (pure cores, no clock or file reads)"
 /usr/bin/python3 scripts/check-invariants.py
 
+step "size limits (files <= 800 lines, functions <= 120)"
+/usr/bin/python3 scripts/check-size.py
+
 step "cargo build"
 cargo build --workspace --all-targets --locked "${FEATURES[@]}"
 
