@@ -458,20 +458,35 @@ fn dr_rr_removing_one_of_four_servers_moves_no_connection_of_the_others() {
     }
 }
 
+/// A TCP connection from the DR client's source port `port` to `to`, closed
+/// with RST when dropped. The kernel may still hold the previous connection's
+/// 4-tuple for a moment after its RST (connect then fails with
+/// EADDRNOTAVAIL): a few short retries wait that out.
+fn connect_port(port: u16, to: SocketAddr) -> socket2::Socket {
+    let from: SocketAddr = format!("192.0.2.1:{port}").parse().unwrap();
+    for attempt in 0.. {
+        let s = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+        s.set_reuse_address(true).unwrap();
+        s.set_linger(Some(Duration::ZERO)).unwrap();
+        s.bind(&from.into()).unwrap();
+        match s.connect_timeout(&to.into(), TIMEOUT) {
+            Ok(()) => return s,
+            Err(e) if e.kind() == std::io::ErrorKind::AddrNotAvailable && attempt < 20 => {
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(e) => panic!("connect from {from} to {to}: {e}"),
+        }
+    }
+    unreachable!()
+}
+
 /// A connection from source port `port` of the DR client (closed with RST
 /// when dropped), with who answered it.
 fn connect_from(client: &Node, port: u16) -> (TcpStream, String) {
     let to = dr_vip();
     client
         .run_in(move || {
-            let s =
-                socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
-            s.set_reuse_address(true).unwrap();
-            s.set_linger(Some(Duration::ZERO)).unwrap();
-            let from: SocketAddr = format!("192.0.2.1:{port}").parse().unwrap();
-            s.bind(&from.into()).unwrap();
-            s.connect_timeout(&to.into(), TIMEOUT).unwrap();
-            let conn: TcpStream = s.into();
+            let conn: TcpStream = connect_port(port, to).into();
             let name = greeting(&conn);
             (conn, name)
         })
@@ -539,17 +554,7 @@ fn names_by_port(client: &Node, ports: std::ops::Range<u16>) -> Vec<String> {
     client
         .run_in(move || {
             ports
-                .map(|port| {
-                    let s =
-                        socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None)
-                            .unwrap();
-                    s.set_reuse_address(true).unwrap();
-                    s.set_linger(Some(Duration::ZERO)).unwrap();
-                    let from: SocketAddr = format!("192.0.2.1:{port}").parse().unwrap();
-                    s.bind(&from.into()).unwrap();
-                    s.connect_timeout(&to.into(), TIMEOUT).unwrap();
-                    greeting(&s.into())
-                })
+                .map(|port| greeting(&connect_port(port, to).into()))
                 .collect()
         })
         .unwrap()
